@@ -1,0 +1,187 @@
+"""Settings base for every ssmd service and library.
+
+Settings come from the environment (prefix ``SSMD_``, nested with ``__``) and an optional
+TOML or JSON file named by ``SSMD_CONFIG_FILE``; the environment wins over the file. They are
+validated once at start-up: unknown keys are rejected, the object is frozen, and secrets are
+``SecretStr`` so neither ``repr`` nor the start-up log shows them. A bad value raises
+`ConfigError` naming every offending field, and the service exits before doing any work.
+
+Every field is declared with ``Field(description=...)`` stating its unit and why it has its
+default; ``describe()`` prints them, and the ``test_every_field_documented`` check keeps it so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Self, TypeVar
+
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from ssmd.core.errors import ConfigError
+
+CONFIG_FILE_ENV = "SSMD_CONFIG_FILE"
+
+S = TypeVar("S", bound="SsmdSettings")
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Reads the optional TOML/JSON settings file, scoped to the settings' section."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None, section: str) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path is None:
+            return
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
+        try:
+            if path.suffix == ".json":
+                document = json.loads(raw)
+            else:
+                document = tomllib.loads(raw.decode())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"settings file {path} is not valid: {exc}") from exc
+        if not isinstance(document, dict):
+            raise ConfigError(f"settings file {path} must hold a table/object at the top")
+        scoped = document.get(section, document) if section else document
+        if not isinstance(scoped, dict):
+            raise ConfigError(f"settings file {path}: [{section}] must be a table/object")
+        self._data = scoped
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class SsmdSettings(BaseSettings):
+    """Frozen, strict settings. Subclass per service and set ``env_prefix`` via ``section``.
+
+    ``section`` names the service's table in the settings file and extends the env prefix:
+    a subclass with ``section = "bus"`` reads ``SSMD_BUS_URL`` and ``[bus] url = ...``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="SSMD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+        case_sensitive=False,
+    )
+
+    section: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.section:
+            prefix = f"SSMD_{cls.section.upper()}_"
+            cls.model_config = {**cls.model_config, "env_prefix": prefix}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path_text = os.environ.get(CONFIG_FILE_ENV)
+        file_source = _FileSource(
+            settings_cls, Path(path_text) if path_text else None, getattr(cls, "section", "")
+        )
+        return (init_settings, env_settings, file_source, file_secret_settings)
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Self:
+        """Build the settings or raise `ConfigError` naming every bad field.
+
+        Environment variables that start with this class's prefix but match no field
+        are an error too (a typo must not silently fall back to a default).
+        """
+        prefix = str(cls.model_config.get("env_prefix", "SSMD_")).upper()
+        known = {name.upper() for name in cls.model_fields}
+        unknown = sorted(
+            key
+            for key in os.environ
+            if key.upper().startswith(prefix)
+            and key.upper() != CONFIG_FILE_ENV
+            and key.upper()[len(prefix) :].split("__")[0] not in known
+            and not _belongs_to_a_subsection(cls, key.upper()[len(prefix) :])
+        )
+        if unknown:
+            raise ConfigError(
+                f"{cls.__name__}: unknown setting(s) {', '.join(unknown)}",
+                fields=tuple(unknown),
+            )
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            raise config_error_from(cls.__name__, prefix, exc) from None
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings as plain data with secrets masked, for the start-up log."""
+        return _redact(self.model_dump(mode="python"))
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(env var, default, description) for every field, for docs and ``--help``."""
+        prefix = str(cls.model_config.get("env_prefix", "SSMD_")).upper()
+        rows = []
+        for name, info in cls.model_fields.items():
+            default = "(required)" if info.is_required() else repr(info.get_default())
+            rows.append((f"{prefix}{name.upper()}", default, info.description or ""))
+        return rows
+
+
+def _belongs_to_a_subsection(cls: type[SsmdSettings], rest: str) -> bool:
+    """True when `rest` (env key minus our prefix) is another section's prefix.
+
+    ``SSMD_`` is the base prefix of every section, so the base class must not call
+    ``SSMD_BUS_URL`` unknown; a subclass with its own section only ever sees its own keys.
+    """
+    return not cls.section
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "**********" if value.get_secret_value() else ""
+    if isinstance(value, BaseModel):
+        return _redact(value.model_dump(mode="python"))
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def config_error_from(owner: str, prefix: str, exc: ValidationError) -> ConfigError:
+    """Turn pydantic's report into one message naming each field and its env variable."""
+    lines = []
+    fields = []
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"]) or "(settings)"
+        env_name = prefix + "__".join(str(part).upper() for part in error["loc"])
+        fields.append(path)
+        given = error.get("input")
+        shown = "" if "secret" in path.lower() or "password" in path.lower() else f" (got {given!r})"
+        lines.append(f"  {path} [{env_name}]: {error['msg']}{shown}")
+    return ConfigError(
+        f"{owner}: invalid settings:\n" + "\n".join(lines),
+        fields=tuple(fields),
+    )
