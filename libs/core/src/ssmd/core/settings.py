@@ -46,10 +46,7 @@ class _FileSource(PydanticBaseSettingsSource):
         except OSError as exc:
             raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
         try:
-            if path.suffix == ".json":
-                document = json.loads(raw)
-            else:
-                document = tomllib.loads(raw.decode())
+            document = json.loads(raw) if path.suffix == ".json" else tomllib.loads(raw.decode())
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigError(f"settings file {path} is not valid: {exc}") from exc
         if not isinstance(document, dict):
@@ -59,11 +56,15 @@ class _FileSource(PydanticBaseSettingsSource):
             raise ConfigError(f"settings file {path}: [{section}] must be a table/object")
         self._data = scoped
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+    def get_field_value(
+        self,
+        field: FieldInfo,  # noqa: ARG002 - the signature pydantic-settings calls
+        field_name: str,
+    ) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(self._data)
+        return dict[str, Any](self._data)
 
 
 class SsmdSettings(BaseSettings):
@@ -96,7 +97,7 @@ class SsmdSettings(BaseSettings):
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - no .env files: env + file only
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         path_text = os.environ.get(CONFIG_FILE_ENV)
@@ -120,7 +121,8 @@ class SsmdSettings(BaseSettings):
             if key.upper().startswith(prefix)
             and key.upper() != CONFIG_FILE_ENV
             and key.upper()[len(prefix) :].split("__")[0] not in known
-            and not _belongs_to_a_subsection(cls, key.upper()[len(prefix) :])
+            # The base class (no section) shares the SSMD_ prefix with every section.
+            and bool(cls.section)
         )
         if unknown:
             raise ConfigError(
@@ -134,7 +136,8 @@ class SsmdSettings(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings as plain data with secrets masked, for the start-up log."""
-        return _redact(self.model_dump(mode="python"))
+        masked: dict[str, Any] = _redact(self.model_dump(mode="python"))
+        return masked
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
@@ -145,15 +148,6 @@ class SsmdSettings(BaseSettings):
             default = "(required)" if info.is_required() else repr(info.get_default())
             rows.append((f"{prefix}{name.upper()}", default, info.description or ""))
         return rows
-
-
-def _belongs_to_a_subsection(cls: type[SsmdSettings], rest: str) -> bool:
-    """True when `rest` (env key minus our prefix) is another section's prefix.
-
-    ``SSMD_`` is the base prefix of every section, so the base class must not call
-    ``SSMD_BUS_URL`` unknown; a subclass with its own section only ever sees its own keys.
-    """
-    return not cls.section
 
 
 def _redact(value: Any) -> Any:
@@ -179,7 +173,8 @@ def config_error_from(owner: str, prefix: str, exc: ValidationError) -> ConfigEr
         env_name = prefix + "__".join(str(part).upper() for part in error["loc"])
         fields.append(path)
         given = error.get("input")
-        shown = "" if "secret" in path.lower() or "password" in path.lower() else f" (got {given!r})"
+        secret = any(word in path.lower() for word in ("secret", "password", "token", "key"))
+        shown = "" if secret else f" (got {given!r})"
         lines.append(f"  {path} [{env_name}]: {error['msg']}{shown}")
     return ConfigError(
         f"{owner}: invalid settings:\n" + "\n".join(lines),
