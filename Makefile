@@ -25,7 +25,9 @@ setup: ## Create .venv and install every member editable plus the dev tools (no 
 
 .PHONY: test
 test: ## Run the whole test suite against real servers (fails if no test ran)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@rc=0; $(BIN)/pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)" >&2; fi; \
+	exit $$rc
 
 .PHONY: test-unit
 test-unit: ## Run only the fast unit tests
