@@ -35,14 +35,17 @@ def _modules(section: configparser.SectionProxy, key: str) -> set[str]:
 
 
 def test_workspace_has_the_foundation_libraries() -> None:
-    assert {"ssmd.core", "ssmd.contracts", "ssmd.bus", "ssmd.db", "ssmd.testing"} <= _members(
-        "libs"
-    )
+    foundation = {"ssmd.core", "ssmd.contracts", "ssmd.bus", "ssmd.db", "ssmd.embedded"}
+    assert foundation | {"ssmd.testing"} <= _members("libs")
 
 
 @pytest.mark.parametrize(
     ("contract", "owner"),
-    [("only-bus-imports-nats", "ssmd.bus"), ("only-db-imports-asyncpg", "ssmd.db")],
+    [
+        ("only-bus-imports-nats", "ssmd.bus"),
+        ("only-db-imports-asyncpg", "ssmd.db"),
+        ("production-never-imports-testing", "ssmd.testing"),
+    ],
 )
 def test_every_member_but_the_owner_is_forbidden_the_driver(contract: str, owner: str) -> None:
     everyone = _members("libs") | _members("services")
