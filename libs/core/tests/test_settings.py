@@ -113,3 +113,13 @@ def test_describe_lists_every_field_with_env_name() -> None:
     rows = {env: (default, text) for env, default, text in ExampleSettings.describe()}
     assert set(rows) == {"SSMD_EXAMPLE_URL", "SSMD_EXAMPLE_BATCH_SIZE", "SSMD_EXAMPLE_API_TOKEN"}
     assert rows["SSMD_EXAMPLE_BATCH_SIZE"] == ("256", "Messages per pull (count). Default 256.")
+
+
+def test_runtime_settings_reject_a_bad_env_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ssmd.core.service_settings import RuntimeSettings
+
+    monkeypatch.setenv("SSMD_RUNTIME_ENV", "Prod.1")
+    with pytest.raises(ConfigError) as caught:
+        RuntimeSettings.load()
+    assert caught.value.fields == ("env",)
+    assert "SSMD_RUNTIME_ENV" in str(caught.value)

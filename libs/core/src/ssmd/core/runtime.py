@@ -30,6 +30,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ssmd.core.errors import ConfigError
+from ssmd.core.service_settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,16 @@ class Service:
         self._failed: list[str] = []
         self._runner: web.AppRunner | None = None
         self.admin_port: int | None = None
+
+    @classmethod
+    def from_settings(cls, name: str, settings: RuntimeSettings) -> Service:
+        """A service configured from the shared runtime settings (admin port, drain)."""
+        return cls(
+            name,
+            admin_host=settings.admin_host,
+            admin_port=settings.admin_port,
+            drain_timeout_s=settings.drain_timeout_s,
+        )
 
     # -- registration -------------------------------------------------------------------
     def add_check(self, name: str, check: ReadinessCheck) -> None:
