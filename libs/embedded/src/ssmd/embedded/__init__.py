@@ -11,6 +11,7 @@ from ssmd.embedded.servers import (
     PostgresServer,
     ServerError,
     ServerProcess,
+    ServiceProcess,
     ValkeyServer,
     free_port,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "PostgresServer",
     "ServerError",
     "ServerProcess",
+    "ServiceProcess",
     "ValkeyServer",
     "free_port",
 ]

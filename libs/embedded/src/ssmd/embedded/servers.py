@@ -10,6 +10,7 @@ from ssmd.embedded.nats import NatsServer
 from ssmd.embedded.ports import free_port
 from ssmd.embedded.postgres import PostgresServer
 from ssmd.embedded.process import ServerError, ServerProcess
+from ssmd.embedded.service import ServiceProcess
 from ssmd.embedded.valkey import ValkeyServer
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "PostgresServer",
     "ServerError",
     "ServerProcess",
+    "ServiceProcess",
     "ValkeyServer",
     "free_port",
 ]
