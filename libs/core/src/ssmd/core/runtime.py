@@ -243,8 +243,10 @@ def run_main(main: Callable[[], Awaitable[int]]) -> None:
     try:
         code = asyncio.run(_guard(main))
     except ConfigError as exc:
-        log.critical("configuration error: %s", exc, extra={"fields": list(exc.fields)})
-        sys.stderr.write(f"configuration error: {exc}\n")
+        if logging.getLogger().handlers:
+            log.critical("configuration error: %s", exc, extra={"fields": list(exc.fields)})
+        else:  # settings fail before logging is configured: say it once, plainly
+            sys.stderr.write(f"configuration error: {exc}\n")
         code = EXIT_CONFIG_ERROR
     raise SystemExit(code)
 
