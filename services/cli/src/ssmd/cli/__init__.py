@@ -1,0 +1,1 @@
+"""ssmd.cli: the `ssmd` command (``ssmd up`` runs the whole mesh locally)."""
