@@ -35,7 +35,7 @@ class _Sleeper(ServerProcess):
 @pytest.mark.unit
 def test_parse_venues_dedupes_and_names_unknown_ones() -> None:
     assert parse_venues("kraken_futures, kraken_futures") == ("kraken_futures",)
-    with pytest.raises(ValueError, match="unknown venue.*nasdaq"):
+    with pytest.raises(ValueError, match=r"unknown venue.*nasdaq"):
         parse_venues("kraken_futures,nasdaq")
     with pytest.raises(ValueError, match="at least one"):
         parse_venues(" , ")
@@ -87,9 +87,11 @@ def test_stop_all_stops_children_newest_first(tmp_path: Path) -> None:
     supervisor = Supervisor()
     first = supervisor.start("first", _Sleeper(tmp_path / "a", 60)).process
     second = supervisor.start("second", _Sleeper(tmp_path / "b", 60)).process
-    assert first.is_running and second.is_running
+    assert first.is_running
+    assert second.is_running
     assert supervisor.stop_all() == []
-    assert not first.is_running and not second.is_running
+    assert not first.is_running
+    assert not second.is_running
     assert supervisor.children == ()
 
 
