@@ -332,7 +332,7 @@ class DurableConsumer:
             try:
                 await self._dead_letter(msg, message, exc)
             except SsmdError as dlq_error:
-                log.error(  # noqa: TRY400 - the DLQ error is the news, the handler's is logged
+                log.error(
                     "consumer %s: dead-lettering seq %d failed (%s); naked instead",
                     self._spec.durable,
                     message.stream_seq,
