@@ -10,6 +10,7 @@ BIN    := $(VENV)/bin
 MEMBERS := $(sort $(patsubst %/pyproject.toml,%,$(wildcard libs/*/pyproject.toml services/*/pyproject.toml)))
 SRC_DIRS := $(addsuffix /src,$(MEMBERS))
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: help
 help: ## List every developer action
@@ -32,6 +33,10 @@ test: ## Run the whole test suite against real servers (fails if no test ran)
 .PHONY: test-unit
 test-unit: ## Run only the fast unit tests
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+.PHONY: demo
+demo: ## Run the whole mesh locally on embedded servers (ssmd up); Ctrl-C stops it
+	$(BIN)/ssmd up $(DEMO_ARGS)
 
 .PHONY: lint
 lint: ## ruff, ruff format --check, mypy strict, import-linter contracts
