@@ -1,0 +1,200 @@
+"""Prometheus metrics of the connector (``ssmd_connector_*``), cheap on the hot path.
+
+The pipeline handles a frame in a few microseconds; a prometheus_client ``Counter.inc()``
+takes a lock and would cost a visible share of that. So the hot path bumps plain integers
+on `ConnectorStats`, and `ConnectorCollector` turns them into metric families when the
+registry is scraped (the same approach as ``ssmd.bus.metrics``).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from ssmd.contracts.events import CHANNEL_OF, MD_CHANNELS, EventBase
+
+# Seconds from a frame's receipt to its last message handed to NATS (not yet acked).
+LATENCY_BUCKETS_S: tuple[float, ...] = (
+    0.00001,
+    0.000025,
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+)
+
+
+class LatencyHistogram:
+    """Histogram buckets as plain ints; exported at scrape time."""
+
+    __slots__ = ("bounds", "counts", "total_s")
+
+    def __init__(self, bounds: tuple[float, ...] = LATENCY_BUCKETS_S) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last slot is +Inf
+        self.total_s = 0.0
+
+    def observe(self, seconds: float) -> None:
+        # bisect_left: the first bound >= value, as Prometheus buckets are "le".
+        self.counts[bisect_left(self.bounds, seconds)] += 1
+        self.total_s += seconds
+
+    def buckets(self) -> list[tuple[str, float]]:
+        cumulative = 0
+        out: list[tuple[str, float]] = []
+        for bound, count in zip((*map(str, self.bounds), "+Inf"), self.counts, strict=True):
+            cumulative += count
+            out.append((bound, float(cumulative)))
+        return out
+
+
+@dataclass(slots=True, eq=False)
+class ConnectorStats:
+    """Counters of one connector process; written by the pipeline and the session."""
+
+    frames: int = 0
+    control_frames: int = 0
+    malformed_frames: int = 0
+    dead_letters: int = 0
+    events: dict[type[EventBase], int] = field(default_factory=dict)
+    gaps: dict[str, int] = field(default_factory=dict)  # reason -> count
+    stale_deltas: int = 0
+    resnapshots: int = 0
+    publish_rejected: int = 0
+    reconnects: int = 0
+    watchdog_restarts: int = 0
+    sessions: int = 0
+    last_event_ns: int = 0  # wall clock, Unix ns, of the last frame that carried events
+    subscribed: bool = False
+    markets: int = 0
+    publish_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def count_gap(self, reason: str) -> None:
+        self.gaps[reason] = self.gaps.get(reason, 0) + 1
+
+
+class ConnectorCollector(Collector):
+    """Exports one `ConnectorStats` as ``ssmd_connector_*`` families, labelled by venue."""
+
+    def __init__(self, stats: ConnectorStats, venue: str) -> None:
+        self.stats = stats
+        self.venue = venue
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def _counter(self, name: str, doc: str, value: float) -> CounterMetricFamily:
+        family = CounterMetricFamily(name, doc, labels=["venue"])
+        family.add_metric([self.venue], value)
+        return family
+
+    def _gauge(self, name: str, doc: str, value: float) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(name, doc, labels=["venue"])
+        family.add_metric([self.venue], value)
+        return family
+
+    def _families(self) -> Iterator[Metric]:
+        s, venue = self.stats, self.venue
+        yield self._counter("ssmd_connector_frames", "WebSocket frames received.", s.frames)
+        yield self._counter(
+            "ssmd_connector_control_frames", "Frames that were control messages.", s.control_frames
+        )
+        yield self._counter(
+            "ssmd_connector_malformed_frames",
+            "Frames the venue parser rejected (each one dead-lettered).",
+            s.malformed_frames,
+        )
+        yield self._counter(
+            "ssmd_connector_dead_letters", "Messages published to the DLQ.", s.dead_letters
+        )
+        events = CounterMetricFamily(
+            "ssmd_connector_events",
+            "Canonical events published, by md channel.",
+            labels=["venue", "channel"],
+        )
+        by_channel: dict[str, int] = dict.fromkeys(MD_CHANNELS, 0)
+        for cls, count in list(s.events.items()):
+            channel = CHANNEL_OF.get(cls, "other")
+            by_channel[channel] = by_channel.get(channel, 0) + count
+        for channel, count in by_channel.items():
+            events.add_metric([venue, channel], count)
+        yield events
+        gaps = CounterMetricFamily(
+            "ssmd_connector_gaps",
+            "Gap events published, by reason (seq, reconnect, publish_failed...).",
+            labels=["venue", "reason"],
+        )
+        for reason, count in sorted(s.gaps.items()):
+            gaps.add_metric([venue, reason], count)
+        yield gaps
+        yield self._counter(
+            "ssmd_connector_stale_deltas",
+            "Book deltas at or before the book's sequence (not applied).",
+            s.stale_deltas,
+        )
+        yield self._counter(
+            "ssmd_connector_resnapshots", "Book re-snapshots requested after a gap.", s.resnapshots
+        )
+        yield self._counter(
+            "ssmd_connector_publish_rejected",
+            "Messages NATS refused outright (each leaves a Gap).",
+            s.publish_rejected,
+        )
+        yield self._counter(
+            "ssmd_connector_reconnects",
+            "WebSocket sessions that ended and were retried.",
+            s.reconnects,
+        )
+        yield self._counter(
+            "ssmd_connector_watchdog_restarts",
+            "Sockets restarted because they went silent (or a book never re-synced).",
+            s.watchdog_restarts,
+        )
+        yield self._gauge(
+            "ssmd_connector_last_event_timestamp_seconds",
+            "Unix time of the last frame that carried market events.",
+            s.last_event_ns / 1e9,
+        )
+        yield self._gauge(
+            "ssmd_connector_subscribed",
+            "1 while the venue confirmed the subscriptions.",
+            s.subscribed,
+        )
+        yield self._gauge("ssmd_connector_markets", "Markets this shard serves.", s.markets)
+        latency = HistogramMetricFamily(
+            "ssmd_connector_publish_latency_seconds",
+            "Seconds from a frame's receipt to its last message handed to NATS (1 frame in 16).",
+            labels=["venue"],
+        )
+        latency.add_metric([venue], s.publish_latency.buckets(), s.publish_latency.total_s)
+        yield latency
+
+
+def register_stats(registry: CollectorRegistry, venue: str) -> ConnectorStats:
+    """New stats, exported by `registry` (one connector per registry)."""
+    stats = ConnectorStats()
+    registry.register(ConnectorCollector(stats, venue))
+    return stats
