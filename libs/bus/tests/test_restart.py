@@ -207,7 +207,7 @@ async def test_publishes_lost_to_a_server_kill_are_reported_and_a_retry_stores_e
         bus, streams=[StreamSpec(name=name, subjects=(f"{subject}.>",), storage="file")]
     )
     ids = [f"tick-{i}" for i in range(COUNT)]
-    publisher = Publisher(bus, ack_timeout_s=1.0, max_in_flight=256)
+    publisher = Publisher(bus, ack_timeout_s=1.0, max_in_flight=256, retry_s=0)
     restart: asyncio.Task[None] | None = None
     try:
         to_send = ids
@@ -227,6 +227,42 @@ async def test_publishes_lost_to_a_server_kill_are_reported_and_a_retry_stores_e
             break
         else:
             pytest.fail("publishing did not recover within 5 attempts")
+    finally:
+        if restart is not None and not restart.done():
+            await restart
+        await publisher.close()
+
+    info = await bus.js.stream_info(name)
+    assert info.state.messages == COUNT
+    assert info.state.last_seq == COUNT  # no duplicate was ever stored
+
+
+async def test_publisher_retries_through_a_server_kill_and_stores_each_once(
+    bus: Bus,
+    nats_server: NatsServer,
+    unique: Callable[[str], str],
+) -> None:
+    """With retries on (the default), a kill mid-publish needs nothing from the caller.
+
+    Messages whose ack died with the server are sent again with the same msg id after the
+    reconnect; those the server had stored are dropped by the duplicate window.
+    """
+    name = unique("PUBRETRY")
+    subject = name.lower()
+    await provision(
+        bus, streams=[StreamSpec(name=name, subjects=(f"{subject}.>",), storage="file")]
+    )
+    publisher = Publisher(bus, ack_timeout_s=1.0, max_in_flight=256)
+    restart: asyncio.Task[None] | None = None
+    try:
+        for i in range(COUNT):
+            msg_id = f"tick-{i}"
+            await publisher.publish(f"{subject}.x", msg_id.encode(), msg_id=msg_id)
+            if restart is None and i == COUNT // 3:
+                restart = asyncio.create_task(_kill_and_restart(nats_server))
+        assert restart is not None
+        await restart
+        await publisher.flush(timeout_s=60)  # raises if any message was given up
     finally:
         if restart is not None and not restart.done():
             await restart

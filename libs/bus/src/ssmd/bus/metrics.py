@@ -90,6 +90,7 @@ class PublisherStats:
     failed_temporary: int = 0
     failed_permanent: int = 0
     late_acks: int = 0
+    retried: int = 0
     in_flight: int = 0
     ack_latency: LocalHistogram = field(default_factory=LocalHistogram)
 
@@ -165,6 +166,9 @@ class BusCollector(Collector):
             labels=["publisher", "kind"],
         )
         late = counter("ssmd_bus_publish_late_acks", "Acks that came after their timeout.")
+        retried = counter(
+            "ssmd_bus_publish_retried", "Temporary failures queued to be sent again (same id)."
+        )
         in_flight = GaugeMetricFamily(
             "ssmd_bus_publish_in_flight", "Messages sent but not yet acked.", labels=label
         )
@@ -180,9 +184,10 @@ class BusCollector(Collector):
             failed.add_metric([name, "temporary"], s.failed_temporary)
             failed.add_metric([name, "permanent"], s.failed_permanent)
             late.add_metric([name], s.late_acks)
+            retried.add_metric([name], s.retried)
             in_flight.add_metric([name], s.in_flight)
             latency.add_metric([name], s.ack_latency.buckets(), s.ack_latency.total)
-        yield from (published, acked, duplicates, failed, late, in_flight, latency)
+        yield from (published, acked, duplicates, failed, late, retried, in_flight, latency)
 
     def _consumer_families(self) -> Iterator[Metric]:
         labels = ["stream", "consumer"]

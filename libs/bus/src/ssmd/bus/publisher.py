@@ -12,6 +12,12 @@ checks the oldest messages). Failures are counted, logged, and raised by the nex
 ``flush()`` as a `PublishError` naming every msg id: publish those again with the same
 msg id and JetStream's duplicate window makes the retry safe.
 
+Retries (``retry_s`` > 0, the default from `BusSettings.publish_retry_s`): a message that
+failed temporarily (no ack in time, a 5xx, no responders while JetStream restarts) is sent
+again with the same msg id, with capped jittered backoff, until it is acked or ``retry_s``
+has passed since its first send; only then is it a failure. It keeps its place in the
+window meanwhile, so a long outage turns into back-pressure on `publish()`, not data loss.
+
 Why not nats-py's ``publish_async``: its acks have no timeout (a lost ack waits forever) and
 its reply handler raises instead of failing the future on an API error (nats-py 2.16), so
 the caller would never hear of the failure. Correlating acks here costs no more per message.
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping
 from time import monotonic
 from types import TracebackType
@@ -52,6 +59,7 @@ from ssmd.core.errors import (
     TemporaryError,
     TimeoutExpiredError,
 )
+from ssmd.core.retry import Backoff
 from ssmd.core.tracing import inject_context
 
 log = logging.getLogger(__name__)
@@ -60,6 +68,7 @@ T = TypeVar("T")
 
 _LOGGED_FAILURES_PER_FLUSH = 10  # individual warnings before failures are only summarised
 _MAX_RECORDED_FAILURES = 100_000  # failures kept for flush(); the rest are only counted
+_NO_STREAM_GRACE_S = 5.0  # how long "no stream for this subject" is retried
 
 
 class _ApiErrorWire(msgspec.Struct):
@@ -92,6 +101,28 @@ def _ack_failure(subject: str, msg: Msg, ack: _AckWire | None) -> SsmdError:
     return TemporaryError(f"unreadable ack {msg.data[:80]!r}")
 
 
+class _Entry:
+    """One message in the window: what to resend and when it was (first) sent."""
+
+    __slots__ = ("first_sent_at", "headers", "msg_id", "payload", "sent_at", "subject")
+
+    def __init__(  # noqa: PLR0917 - a private record built in one place
+        self,
+        msg_id: str,
+        subject: str,
+        sent_at: float,
+        first_sent_at: float,
+        payload: bytes,
+        headers: dict[str, str] | None,
+    ) -> None:
+        self.msg_id = msg_id
+        self.subject = subject
+        self.sent_at = sent_at
+        self.first_sent_at = first_sent_at
+        self.payload = payload
+        self.headers = headers
+
+
 class Publisher:
     """Publishes bytes to JetStream subjects with acks awaited in bulk, not one by one.
 
@@ -108,8 +139,10 @@ class Publisher:
         name: str = "default",
         on_ack: Callable[[PublishAck], None] | None = None,
         registry: CollectorRegistry | None = None,
+        retry_s: float | None = None,
     ) -> None:
         self._bus = bus
+        self._retry_s = bus.settings.publish_retry_s if retry_s is None else retry_s
         self._max_in_flight = max_in_flight or bus.settings.publish_max_in_flight
         if self._max_in_flight < 1:
             raise ValueError("max_in_flight must be >= 1")
@@ -119,8 +152,14 @@ class Publisher:
         self._name = name
         self._ack_callback = on_ack
         self._stats = (bus.metrics if registry is None else bus_collector(registry)).publisher(name)
-        # token -> (msg_id, subject, monotonic send time); insertion order is send order.
-        self._pending: dict[str, tuple[str, str, float]] = {}
+        # token -> entry; insertion order is send order.
+        self._pending: dict[str, _Entry] = {}
+        # Entries waiting to be sent again (temporary failures, within retry_s).
+        self._retry: deque[_Entry] = deque()
+        self._retry_wake = asyncio.Event()
+        self._retrier: asyncio.Task[None] | None = None
+        self._retry_backoff = Backoff(initial_s=0.2, max_s=5.0)
+        self._retry_round = 0
         self._tokens = itertools.count(1)
         self._prefix = ""
         self._prefix_len = 0
@@ -155,7 +194,7 @@ class Publisher:
         if self._sub is None:
             await self._start()  # or raise: closed
         pending = self._pending
-        while len(pending) >= self._max_in_flight:
+        while len(pending) + len(self._retry) >= self._max_in_flight:
             self._room.clear()
             await self._room.wait()
             if self._closed:
@@ -164,11 +203,14 @@ class Publisher:
         if _current_context():  # an empty context has no span to propagate
             inject_context(hdrs)
         token = str(next(self._tokens))
+        now = monotonic()
         # Registered before sending: the send may yield (a forced flush) and the ack may
-        # be read before publish() returns.
-        pending[token] = (msg_id, subject, monotonic())
-        if len(pending) == 1:
-            self._idle.clear()
+        # be read before publish() returns. Payload and headers are kept only for retries.
+        keep = self._retry_s > 0
+        pending[token] = _Entry(
+            msg_id, subject, now, now, payload if keep else b"", hdrs if keep else None
+        )
+        self._idle.clear()
         try:
             await self._send(subject, payload, self._prefix + token, hdrs)
         except (nats.errors.Error, OSError) as exc:
@@ -181,8 +223,8 @@ class Publisher:
 
     @property
     def in_flight(self) -> int:
-        """Messages sent and not yet acked or failed."""
-        return len(self._pending)
+        """Messages sent (or waiting to be sent again) and not yet acked or failed."""
+        return len(self._pending) + len(self._retry)
 
     async def flush(self, timeout_s: float | None = None) -> None:
         """Wait until every message sent so far is acked or failed; raise the failures.
@@ -191,13 +233,15 @@ class Publisher:
         then fail as timed out. Raises `TemporaryPublishError` or `PermanentPublishError`
         (both `PublishError`) listing the failed msg ids since the previous flush.
         """
-        if self._pending:
+        if self._pending or self._retry:
             try:
-                async with asyncio.timeout(timeout_s or self._ack_timeout_s):
+                async with asyncio.timeout(timeout_s or self._flush_timeout_s()):
                     await self._idle.wait()
             except TimeoutError:
+                timeout = TimeoutExpiredError("no ack before flush timeout")
                 for token in list(self._pending):
-                    self._fail(token, TimeoutExpiredError("no ack before flush timeout"))
+                    self._fail(token, timeout)
+                self._fail_retries(timeout)
                 self._settled()
         failures, self._failures = self._failures, []
         dropped, self._dropped_failures = self._dropped_failures, 0
@@ -206,6 +250,15 @@ class Publisher:
             error = PublishError.of(tuple(failures), dropped=dropped)
             log.warning("publisher %s: %s", self._name, error)
             raise error
+
+    def _flush_timeout_s(self) -> float:
+        """Default wait of `flush()`: long enough for every retry a message may get."""
+        return self._ack_timeout_s + self._retry_s
+
+    def _fail_retries(self, error: SsmdError) -> None:
+        while self._retry:
+            entry = self._retry.popleft()
+            self._record(entry.msg_id, entry.subject, error)
 
     async def close(self) -> None:
         """Stop the ack sweeper and the inbox; messages still unacked are failed (logged).
@@ -216,9 +269,11 @@ class Publisher:
             return
         self._closed = True
         self._room.set()  # publishers waiting for room wake up and see "closed"
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            await asyncio.gather(self._sweeper, return_exceptions=True)
+        tasks = [task for task in (self._sweeper, self._retrier) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._fail_retries(TemporaryError("publisher closed before the retry"))
         if self._pending:
             log.warning(
                 "publisher %s closed with %d message(s) unacknowledged",
@@ -269,6 +324,10 @@ class Publisher:
             self._sweeper = asyncio.create_task(
                 self._sweep_timeouts(), name=f"ssmd.bus.publisher:{self._name}:ack-timeouts"
             )
+            if self._retry_s > 0:
+                self._retrier = asyncio.create_task(
+                    self._resend_failed(), name=f"ssmd.bus.publisher:{self._name}:retries"
+                )
 
     async def _on_ack_msg(self, msg: Msg) -> None:
         pending = self._pending
@@ -283,15 +342,16 @@ class Publisher:
             ack = None
         if ack is not None and ack.error is None and ack.seq:
             stats.acked += 1
-            stats.ack_latency.observe(monotonic() - entry[2])
+            stats.ack_latency.observe(monotonic() - entry.sent_at)
             if ack.duplicate:
                 stats.duplicates += 1
             if self._ack_callback is not None:
-                msg_id, subject, _ = entry
-                self._notify(PublishAck(msg_id, subject, ack.stream, ack.seq, ack.duplicate))
+                self._notify(
+                    PublishAck(entry.msg_id, entry.subject, ack.stream, ack.seq, ack.duplicate)
+                )
         else:
-            self._record(entry[0], entry[1], _ack_failure(entry[1], msg, ack))
-        remaining = len(pending)
+            self._failed(entry, _ack_failure(entry.subject, msg, ack))
+        remaining = len(pending) + len(self._retry)
         stats.in_flight = remaining
         if remaining <= self._resume_at and not self._room.is_set():
             self._room.set()
@@ -307,7 +367,7 @@ class Publisher:
 
     def _settled(self) -> None:
         """Book-keeping after messages left the window: wake waiting publishers/flushers."""
-        remaining = len(self._pending)
+        remaining = len(self._pending) + len(self._retry)
         self._stats.in_flight = remaining
         if remaining <= self._resume_at and not self._room.is_set():
             self._room.set()
@@ -317,7 +377,57 @@ class Publisher:
     def _fail(self, token: str, error: SsmdError) -> None:
         entry = self._pending.pop(token, None)
         if entry is not None:
-            self._record(entry[0], entry[1], error)
+            self._record(entry.msg_id, entry.subject, error)
+
+    def _failed(self, entry: _Entry, error: SsmdError) -> None:
+        """A send of `entry` failed: queue it to be sent again, or record the failure."""
+        # "No responders" is also what a restarting JetStream answers before it has loaded
+        # its streams, so it gets a short grace; a subject no stream takes fails soon after.
+        window_s = (
+            min(self._retry_s, _NO_STREAM_GRACE_S)
+            if isinstance(error, NotFoundError)
+            else self._retry_s
+        )
+        retryable = error.retryable or isinstance(error, NotFoundError)
+        if retryable and monotonic() - entry.first_sent_at < window_s:
+            self._stats.retried += 1
+            self._retry.append(entry)
+            self._retry_wake.set()
+        else:
+            self._record(entry.msg_id, entry.subject, error)
+
+    async def _resend_failed(self) -> None:
+        """Send queued entries again with their msg ids, backing off while it keeps failing."""
+        while True:
+            await self._retry_wake.wait()
+            self._retry_round += 1
+            await asyncio.sleep(self._retry_backoff.delay_s(self._retry_round))
+            if not self._bus.is_connected:
+                continue  # the reconnect will come; entries keep their place
+            while self._retry:
+                entry = self._retry[0]
+                if monotonic() - entry.first_sent_at >= self._retry_s:
+                    self._retry.popleft()
+                    self._record(
+                        entry.msg_id,
+                        entry.subject,
+                        TimeoutExpiredError(f"not acked within the {self._retry_s}s retry window"),
+                    )
+                    continue
+                token = str(next(self._tokens))
+                entry.sent_at = monotonic()
+                try:
+                    await self._send(
+                        entry.subject, entry.payload, self._prefix + token, entry.headers
+                    )
+                except (nats.errors.Error, OSError):
+                    break  # still down: try again after the next backoff
+                self._retry.popleft()
+                self._pending[token] = entry
+            if not self._retry:
+                self._retry_wake.clear()
+                self._retry_round = 0
+            self._settled()
 
     def _record(self, msg_id: str, subject: str, error: SsmdError) -> None:
         if error.retryable:
@@ -346,14 +456,14 @@ class Publisher:
             await asyncio.sleep(interval_s)
             deadline = monotonic() - self._ack_timeout_s
             expired = []
-            for token, (_, _, sent_at) in self._pending.items():
-                if sent_at > deadline:
+            for token, entry in self._pending.items():
+                if entry.sent_at > deadline:
                     break
                 expired.append(token)
             if expired:
                 error = TimeoutExpiredError(f"no JetStream ack within {self._ack_timeout_s}s")
                 for token in expired:
-                    self._fail(token, error)
+                    self._failed(self._pending.pop(token), error)
                 self._settled()
 
 

@@ -141,6 +141,17 @@ class BusSettings(SsmdSettings):
             "Default 10 s: far above a healthy ack (<5 ms), below any dedup window."
         ),
     )
+    publish_retry_s: float = Field(
+        90.0,
+        ge=0,
+        description=(
+            "Seconds a message that failed temporarily (no ack, 5xx, JetStream restarting) "
+            "keeps being re-sent with its msg id before it counts as failed; 0 = never "
+            "re-send. Default 90 s: rides out a nats-server restart, and stays inside the "
+            "streams' duplicate window (keep it longer than this) so a re-sent message whose "
+            "original was stored is deduplicated."
+        ),
+    )
     consumer_batch_size: int = Field(
         512,
         gt=0,
