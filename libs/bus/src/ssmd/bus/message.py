@@ -12,19 +12,33 @@ from typing import NamedTuple
 
 from opentelemetry import context as otel_context
 
+# The header names are part of the wire contract, defined once in ssmd.contracts.
+from ssmd.contracts.headers import (
+    DLQ_CONSUMER,
+    DLQ_DELIVERIES,
+    DLQ_MSG_ID,
+    DLQ_REASON,
+    DLQ_SEQ,
+    DLQ_STREAM,
+    DLQ_SUBJECT,
+)
+from ssmd.contracts.headers import MSG_ID as MSG_ID_HEADER
 from ssmd.core.errors import BadInputError
 from ssmd.core.tracing import extract_context
 
-MSG_ID_HEADER = "Nats-Msg-Id"  # JetStream's deduplication key; every publish carries one
-
-# Headers a dead-lettered message carries besides its own (see DurableConsumer).
-DLQ_REASON = "Ssmd-Dlq-Reason"
-DLQ_STREAM = "Ssmd-Dlq-Stream"
-DLQ_SUBJECT = "Ssmd-Dlq-Subject"
-DLQ_SEQ = "Ssmd-Dlq-Seq"
-DLQ_DELIVERIES = "Ssmd-Dlq-Deliveries"
-DLQ_CONSUMER = "Ssmd-Dlq-Consumer"
-DLQ_MSG_ID = "Ssmd-Dlq-Msg-Id"
+__all__ = [
+    "DLQ_CONSUMER",
+    "DLQ_DELIVERIES",
+    "DLQ_MSG_ID",
+    "DLQ_REASON",
+    "DLQ_SEQ",
+    "DLQ_STREAM",
+    "DLQ_SUBJECT",
+    "MSG_ID_HEADER",
+    "Handler",
+    "Message",
+    "PublishAck",
+]
 
 
 @dataclass(frozen=True, slots=True)

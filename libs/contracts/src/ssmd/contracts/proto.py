@@ -190,9 +190,13 @@ def _messages() -> dict[str, Any]:
         "contentType": "application/octet-stream",
         "headers": _header_schema(
             {
-                headers.DEAD_LETTER_REASON: "Why the message could not be processed.",
-                headers.DEAD_LETTER_SUBJECT: "The subject it was first published on.",
-                headers.DEAD_LETTER_STREAM_SEQ: "Its stream sequence, if from a stream.",
+                headers.DLQ_REASON: "Why the message could not be processed.",
+                headers.DLQ_SUBJECT: "The subject it was first published on.",
+                headers.DLQ_STREAM: "The stream it came from, if any.",
+                headers.DLQ_SEQ: "Its stream sequence, if from a stream.",
+                headers.DLQ_DELIVERIES: "Deliveries before it was given up.",
+                headers.DLQ_CONSUMER: "The durable consumer that gave up on it.",
+                headers.DLQ_MSG_ID: "The original message's Nats-Msg-Id.",
             }
         ),
         "payload": {},
