@@ -8,7 +8,8 @@ client sees the same numbers. Which frames exist depends only on the seed and th
 steps, never on wall-clock timing or on who is connected (timestamps aside): a loop that
 falls behind skips time (at most ``max_catch_up_steps`` per wake-up), not events.
 
-Replay mode: no generator; each connection gets its own replay of the capture.
+Replay mode: no generator; each connection gets its own replay of the capture, and a
+(re)subscribe gets a snapshot of the venue's state at that replay's position in it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ssmd.simulator.kraken_futures import frames
 from ssmd.simulator.kraken_futures.connection import Connection
 from ssmd.simulator.kraken_futures.product_state import Keyed, Outgoing, ProductState
 from ssmd.simulator.kraken_futures.products import ProductSpec, product_spec
-from ssmd.simulator.kraken_futures.replay import ReplayOptions, ReplaySource, replay_to
+from ssmd.simulator.kraken_futures.replay import ConnectionReplay, ReplayOptions, ReplaySource
 from ssmd.simulator.ledger import Ledger, Record
 from ssmd.simulator.metrics import SimulatorMetrics
 from ssmd.simulator.settings import SimulatorSettings
@@ -72,6 +73,7 @@ class KrakenFuturesExchange:
         )
         self._last_tickers: dict[tuple[str, str], Outgoing] = {}
         self._connections: dict[int, Connection] = {}
+        self._replays: dict[int, ConnectionReplay] = {}  # by connection id
         self._next_connection_id = 1
         self._subscription_count = 0
         self.malformed_rate = 0.0
@@ -126,6 +128,7 @@ class KrakenFuturesExchange:
         return len(self._connections) >= self.settings.max_connections
 
     async def close_connection(self, conn: Connection) -> None:
+        self._replays.pop(conn.id, None)
         if self._connections.pop(conn.id, None) is not None:
             self._subscription_count -= len(conn.subscriptions)
             self._metrics.subscriptions.set(self._subscription_count)
@@ -165,7 +168,7 @@ class KrakenFuturesExchange:
         if feed == HEARTBEAT:
             return items
         if self.replay is not None:
-            conn.start_replay(lambda: self._replay(conn))
+            items.extend(self._replay_of(conn).subscribed(key))
             return items
         state = self.products[product]
         ts_ms = self.sim_ns // _NS_PER_MS
@@ -190,16 +193,22 @@ class KrakenFuturesExchange:
         self._metrics.subscriptions.set(self._subscription_count)
         return True
 
-    async def _replay(self, conn: Connection) -> None:
-        assert self.replay is not None
-        await replay_to(
-            conn,
-            self.replay,
-            self.replay_options,
-            clock=self._clock,
-            start_delay_s=self.settings.replay_start_delay_s,
-            wait_while_stalled=self.wait_while_stalled,
-        )
+    def _replay_of(self, conn: Connection) -> ConnectionReplay:
+        """The connection's replay, started at its first subscribe."""
+        replay = self._replays.get(conn.id)
+        if replay is None:
+            assert self.replay is not None
+            replay = self._replays[conn.id] = ConnectionReplay(
+                conn,
+                self.replay,
+                self.replay_options,
+                clock=self._clock,
+                start_delay_s=self.settings.replay_start_delay_s,
+                wait_while_stalled=self.wait_while_stalled,
+                trade_snapshot_size=self.settings.trade_snapshot_size,
+            )
+            conn.start_replay(replay.run)
+        return replay
 
     # -- the data loops -------------------------------------------------------------------
     @property

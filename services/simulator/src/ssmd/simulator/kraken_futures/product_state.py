@@ -160,23 +160,7 @@ class ProductState:
         return frame, Record("data", "book_snapshot", self.symbol, self.book_seq)
 
     def trade_snapshot(self) -> Outgoing:
-        trades = list(self.recent_trades)
-        frame = frames.trade_snapshot(self.symbol, trades)
-        records = [
-            Record(
-                "data",
-                "trade_snapshot",
-                self.symbol,
-                t.seq,
-                t.uid,
-                bytes(t.price).decode(),
-                bytes(t.qty).decode(),
-            )
-            for t in trades
-        ]
-        if not records:
-            records = [Record("data", "trade_snapshot", self.symbol, detail="0 trades")]
-        return frame, records
+        return trade_snapshot(self.symbol, list(self.recent_trades))
 
     # -- tickers ----------------------------------------------------------------------------
     def _funding(self, premium: float, mid: float) -> tuple[float, float]:
@@ -301,6 +285,26 @@ class ProductState:
             indexPrice=_float(round(market.fair_ticks * tick, 8)),
             postOnly=False,
         )
+
+
+def trade_snapshot(product: str, trades: list[TradeMsg]) -> Outgoing:
+    """A ``trade_snapshot`` of `trades` (newest first), recorded once per trade it carries."""
+    frame = frames.trade_snapshot(product, trades)
+    records = [
+        Record(
+            "data",
+            "trade_snapshot",
+            product,
+            t.seq,
+            t.uid,
+            bytes(t.price).decode(),
+            bytes(t.qty).decode(),
+        )
+        for t in trades
+    ]
+    if not records:
+        records = [Record("data", "trade_snapshot", product, detail="0 trades")]
+    return frame, records
 
 
 def _text(text: str) -> msgspec.Raw:
