@@ -105,7 +105,7 @@ async def test_unacknowledged_publish_fails_as_temporary_after_ack_timeout(
 
     sub = await bus.nc.subscribe(subject, cb=swallow)
     try:
-        async with Publisher(bus, ack_timeout_s=0.3, name="silent") as publisher:
+        async with Publisher(bus, ack_timeout_s=0.3, name="silent", retry_s=0) as publisher:
             await publisher.publish(subject, b"x", msg_id="never-acked")
             await asyncio.sleep(1.0)  # the sweeper fails it; flush() only reports
             with pytest.raises(TemporaryPublishError) as caught:

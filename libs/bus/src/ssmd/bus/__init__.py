@@ -4,11 +4,14 @@
 - `provision(bus, streams, consumers, kvs)`: idempotent, declarative JetStream set-up.
 - `Publisher`: pipelined, deduplicated (``Nats-Msg-Id``) publishing with bounded in-flight.
 - `DurableConsumer`: pull consumer, ack after the handler, nak with backoff, dead letters.
+- `BatchConsumer`: the same, a batch at a time: all acked after the batch handler returns.
+- `OrderedTail`: ordered, ephemeral read-only view from a time or last-per-subject.
 
 Errors raised are `ssmd.core.errors` types (plus `PublishError` and `NotFoundError`
 here); nats-py's exceptions never escape. Metrics are ``ssmd_bus_*``.
 """
 
+from ssmd.bus.batch import BatchConsumer, BatchHandler, Rejected
 from ssmd.bus.connection import Bus, connect
 from ssmd.bus.consumer import DurableConsumer
 from ssmd.bus.errors import (
@@ -41,6 +44,7 @@ from ssmd.bus.provisioning import (
 )
 from ssmd.bus.publisher import EncodingPublisher, Publisher, publish_one
 from ssmd.bus.settings import BusSettings
+from ssmd.bus.tail import OrderedTail, TailStart, TailStats
 
 __all__ = [
     "DLQ_CONSUMER",
@@ -51,6 +55,8 @@ __all__ = [
     "DLQ_STREAM",
     "DLQ_SUBJECT",
     "MSG_ID_HEADER",
+    "BatchConsumer",
+    "BatchHandler",
     "Bus",
     "BusSettings",
     "Change",
@@ -61,13 +67,17 @@ __all__ = [
     "KvSpec",
     "Message",
     "NotFoundError",
+    "OrderedTail",
     "PermanentPublishError",
     "ProvisionReport",
     "PublishAck",
     "PublishError",
     "PublishFailure",
     "Publisher",
+    "Rejected",
     "StreamSpec",
+    "TailStart",
+    "TailStats",
     "TemporaryPublishError",
     "connect",
     "provision",

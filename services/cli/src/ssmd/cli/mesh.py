@@ -77,7 +77,6 @@ def plan_mesh(
     """
     plan = MeshPlan(data_dir=data_dir.absolute(), env_token=env_token, venues=venues)
     common = {"SSMD_RUNTIME_ENV": env_token, "SSMD_BUS_URLS": nats_url}
-    venue_list = json.dumps(list(venues))
     simulators: dict[str, dict[str, str]] = {}
     for venue in venues:
         port = free_port()
@@ -114,7 +113,7 @@ def plan_mesh(
             env={
                 **common,
                 "SSMD_ARCHIVER_ARCHIVE_DIR": str(plan.archive_dir),
-                "SSMD_ARCHIVER_VENUES": venue_list,
+                "SSMD_ARCHIVER_VENUES": ",".join(venues),
             },
         )
     )
@@ -127,7 +126,7 @@ def plan_mesh(
                 **common,
                 "SSMD_GATEWAY_PORT": str(gateway_port),
                 "SSMD_GATEWAY_ARCHIVE_DIR": str(plan.archive_dir),
-                "SSMD_GATEWAY_VENUES": venue_list,
+                "SSMD_GATEWAY_VENUES": ",".join(venues),
             },
         )
     )

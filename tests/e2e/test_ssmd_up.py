@@ -1,0 +1,156 @@
+"""`ssmd up` end to end: the whole mesh from one command, on embedded servers.
+
+Starts `ssmd up --venues kraken_futures --duration D` as a user would and checks, while it
+runs, that the gateway answers trades for at least three markets within 30 s, that every
+service's /metrics answers, and that the archive is plain Parquet in the documented layout
+which DuckDB, polars and pandas read with no ssmd code. Then `ssmd up` must exit 0 by itself
+and leave no process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(240)]
+
+DURATION_S = 75
+MARKETS = ("PF_XBTUSD", "PF_ETHUSD", "PF_SOLUSD", "FF_XBTUSD_270326")
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environ = (entry / "environ").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline or text in environ:
+            found.append(f"{entry.name}: {cmdline[:200]}")
+    return found
+
+
+def _wait_for(path: Path, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if process.poll() is not None:
+            pytest.fail(f"ssmd up exited early with {process.returncode}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{path} did not appear within {timeout_s}s")
+        time.sleep(0.2)
+
+
+def test_ssmd_up_serves_archives_and_stops_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "mesh"
+    log_path = tmp_path / "ssmd-up.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ssmd.cli",
+                "up",
+                "--venues",
+                "kraken_futures",
+                "--data-dir",
+                str(data_dir),
+                "--duration",
+                str(DURATION_S),
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    started = time.monotonic()
+    try:
+        _wait_for(data_dir / "endpoints.json", process, timeout_s=90)
+        up_at = time.monotonic()
+        endpoints = json.loads((data_dir / "endpoints.json").read_text())
+        trades_url = endpoints["gateway"]["trades"]
+
+        # Within 30 s of the mesh being up, trades for at least three markets.
+        markets_with_trades: set[str] = set()
+        start = "2020-01-01T00:00:00"
+        while time.monotonic() - up_at < 30 and len(markets_with_trades) < 3:
+            for symbol in MARKETS:
+                query = urllib.parse.urlencode(
+                    {"market": f"kraken_futures:{symbol}", "start": start, "limit": 10}
+                )
+                answer = _get_json(f"{trades_url}?{query}")
+                if answer["count"] > 0:
+                    markets_with_trades.add(symbol)
+            time.sleep(1)
+        assert len(markets_with_trades) >= 3, (
+            f"trades for {sorted(markets_with_trades)} only; log:\n{log_path.read_text()[-3000:]}"
+        )
+
+        feeds = _get_json(endpoints["gateway"]["feeds"])
+        assert feeds  # the gateway sees live feeds
+
+        for name, admin in endpoints["admin"].items():
+            with urllib.request.urlopen(f"{admin}/metrics", timeout=10) as response:
+                assert response.status == 200, name
+                assert b"# TYPE" in response.read()
+
+        archive = Path(endpoints["archive_dir"])
+        deadline = time.monotonic() + 30
+        while not list(archive.glob("venue=kraken_futures/channel=trade/date=*/hour=*/*.parquet")):
+            assert time.monotonic() < deadline, "no trade Parquet file within 30 s"
+            time.sleep(1)
+    finally:
+        remaining = DURATION_S + 60 - (time.monotonic() - started)
+        try:
+            code = process.wait(timeout=max(remaining, 5))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"ssmd up did not stop by itself; log:\n{log_path.read_text()[-3000:]}")
+    assert code == 0, log_path.read_text()[-3000:]
+    assert _processes_mentioning(str(data_dir)) == []
+
+    _read_archive_without_ssmd(data_dir)
+
+
+def _read_archive_without_ssmd(data_dir: Path) -> None:
+    """Plain DuckDB, polars and pandas read the whole archive (all channels at once)."""
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+    pattern = f"{data_dir}/**/*.parquet"
+    rows = duckdb.sql(
+        f"SELECT channel, count(*) AS n FROM read_parquet('{pattern}', hive_partitioning=true) "
+        "GROUP BY channel"
+    ).fetchall()
+    counts = dict(rows)
+    assert counts.get("trade", 0) > 0
+    assert counts.get("book_delta", 0) > 0
+    bucketed = duckdb.sql(
+        f"SELECT time_bucket(INTERVAL '1 minute', ts_event) AS minute, count(*) "
+        f"FROM read_parquet('{pattern}', hive_partitioning=true) WHERE channel = 'trade' "
+        "GROUP BY minute"
+    ).fetchall()
+    assert sum(n for _, n in bucketed) == counts["trade"]
+
+    trades_dir = data_dir / "archive" / "venue=kraken_futures" / "channel=trade"
+    polars_trades = pl.scan_parquet(f"{trades_dir}/**/*.parquet", hive_partitioning=True)
+    assert polars_trades.select(pl.len()).collect().item() == counts["trade"]
+    pandas_trades = pd.read_parquet(trades_dir)
+    assert len(pandas_trades) == counts["trade"]
+    assert pandas_trades["ts_event"].dtype.name == "datetime64[ns]"
