@@ -86,7 +86,7 @@ def test_ssmd_up_serves_archives_and_stops_cleanly(tmp_path: Path) -> None:
 
         # Within 30 s of the mesh being up, trades for at least three markets.
         markets_with_trades: set[str] = set()
-        start = "2020-01-01T00:00:00"
+        start = str(time.time_ns() - 3600 * 1_000_000_000)  # the last hour, in Unix ns
         while time.monotonic() - up_at < 30 and len(markets_with_trades) < 3:
             for symbol in MARKETS:
                 query = urllib.parse.urlencode(
