@@ -7,12 +7,9 @@ publish window and pull batch were chosen by ``bench/bench_bus.py`` (see its doc
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import NoDecode
 
-from ssmd.core.settings import SsmdSettings
+from ssmd.core.settings import CommaSeparated, SsmdSettings
 
 
 class BusSettings(SsmdSettings):
@@ -20,7 +17,7 @@ class BusSettings(SsmdSettings):
 
     section = "bus"
 
-    urls: Annotated[tuple[str, ...], NoDecode] = Field(
+    urls: CommaSeparated = Field(
         ("nats://127.0.0.1:4222",),
         min_length=1,
         description=(
@@ -188,14 +185,6 @@ class BusSettings(SsmdSettings):
             "it for handlers that wait on I/O and do not care about order."
         ),
     )
-
-    @field_validator("urls", mode="before")
-    @classmethod
-    def _split_urls(cls, value: object) -> object:
-        """Accept ``nats://a:4222,nats://b:4222`` from the environment."""
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
 
     @field_validator("urls")
     @classmethod

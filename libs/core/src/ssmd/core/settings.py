@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -180,3 +182,28 @@ def config_error_from(owner: str, prefix: str, exc: ValidationError) -> ConfigEr
         f"{owner}: invalid settings:\n" + "\n".join(lines),
         fields=tuple(fields),
     )
+
+
+def split_commas(value: object) -> object:
+    """``"a, b,,c"`` → ``("a", "b", "c")``; anything else passes through to validation."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _check_venue_names(value: tuple[str, ...]) -> tuple[str, ...]:
+    for venue in value:
+        if not _VENUE_NAME.fullmatch(venue):
+            raise ValueError(f"{venue!r} is not a venue name ([a-z0-9_]+)")
+    if len(set(value)) != len(value):
+        raise ValueError("venues are listed more than once")
+    return value
+
+
+_VENUE_NAME = re.compile(r"[a-z0-9_]+")
+
+CommaSeparated = Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_commas)]
+"""A list setting written ``a,b,c`` in the environment (or a list in the settings file)."""
+
+VenueNames = Annotated[CommaSeparated, AfterValidator(_check_venue_names)]
+"""Venue names (``kalshi,kraken_futures``): lowercase tokens, each once."""

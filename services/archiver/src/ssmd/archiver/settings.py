@@ -7,16 +7,11 @@ names the streams, the admin port and the drain timeout are the shared `RuntimeS
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import NoDecode
 
-from ssmd.core.settings import SsmdSettings
-
-_VENUE_RE = re.compile(r"[a-z0-9_]+")
+from ssmd.core.settings import SsmdSettings, VenueNames
 
 
 class ArchiverSettings(SsmdSettings):
@@ -32,7 +27,7 @@ class ArchiverSettings(SsmdSettings):
             "'.ssmd/archive', beside the rest of `ssmd up`'s local data; a volume in a pod."
         ),
     )
-    venues: Annotated[tuple[str, ...], NoDecode] = Field(
+    venues: VenueNames = Field(
         ("kraken_futures",),
         min_length=1,
         description=(
@@ -105,24 +100,6 @@ class ArchiverSettings(SsmdSettings):
             "so it stays small (it is also compacted at every start). Default 1000."
         ),
     )
-
-    @field_validator("venues", mode="before")
-    @classmethod
-    def _split_venues(cls, value: object) -> object:
-        """Accept ``kalshi,kraken_futures`` from the environment."""
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("venues")
-    @classmethod
-    def _check_venues(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for venue in value:
-            if _VENUE_RE.fullmatch(venue) is None:
-                raise ValueError(f"venue {venue!r} must match [a-z0-9_]+")
-        if len(set(value)) != len(value):
-            raise ValueError("venues must not repeat")
-        return value
 
     @field_validator("max_buffered_rows")
     @classmethod

@@ -7,16 +7,11 @@ admin port and drain timeout from `RuntimeSettings` (``SSMD_RUNTIME_*``).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import NoDecode
 
-from ssmd.core.settings import SsmdSettings
-
-_VENUE = re.compile(r"[a-z0-9_]+")
+from ssmd.core.settings import SsmdSettings, VenueNames
 
 
 class GatewaySettings(SsmdSettings):
@@ -45,7 +40,7 @@ class GatewaySettings(SsmdSettings):
             "Default .ssmd/archive, where `ssmd up` keeps it."
         ),
     )
-    venues: Annotated[tuple[str, ...], NoDecode] = Field(
+    venues: VenueNames = Field(
         ("kraken_futures", "kalshi", "polymarket"),
         min_length=1,
         description=(
@@ -119,24 +114,6 @@ class GatewaySettings(SsmdSettings):
             "wait. Default 4: DuckDB parallelises each query over the cores itself."
         ),
     )
-
-    @field_validator("venues", mode="before")
-    @classmethod
-    def _split_venues(cls, value: object) -> object:
-        """Accept ``kalshi,kraken_futures`` from the environment."""
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("venues")
-    @classmethod
-    def _check_venues(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for venue in value:
-            if not _VENUE.fullmatch(venue):
-                raise ValueError(f"{venue!r} is not a venue name ([a-z0-9_]+)")
-        if len(set(value)) != len(value):
-            raise ValueError("venues are listed more than once")
-        return value
 
     @field_validator("max_limit")
     @classmethod
