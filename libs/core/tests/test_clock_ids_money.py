@@ -88,3 +88,15 @@ def test_quantize_to_tick_half_even() -> None:
     assert quantize(Decimal("0.125"), Decimal("0.01")) == Decimal("0.12")
     assert quantize(Decimal("0.135"), Decimal("0.01")) == Decimal("0.14")
     assert quantize(Decimal("101.3"), Decimal("0.5")) == Decimal("101.5")
+
+
+def test_local_histogram_buckets_are_cumulative_prometheus_le() -> None:
+    from ssmd.core.metrics import LocalHistogram
+
+    histogram = LocalHistogram((0.001, 0.01))
+    for value in (0.0005, 0.001, 0.005, 2.0):
+        histogram.observe(value)
+    assert histogram.buckets() == [("0.001", 2.0), ("0.01", 3.0), ("+Inf", 4.0)]
+    assert histogram.total == pytest.approx(2.0065)
+    with pytest.raises(ValueError, match="ascending"):
+        LocalHistogram((0.1, 0.01))

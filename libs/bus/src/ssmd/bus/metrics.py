@@ -11,7 +11,6 @@ counters stay monotonic across restarts of a publisher inside one process.
 from __future__ import annotations
 
 import weakref
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -23,6 +22,8 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+
+from ssmd.core.metrics import LocalHistogram
 
 # Seconds; publish acks on loopback take ~0.1-5 ms, handlers up to seconds.
 LATENCY_BUCKETS_S: tuple[float, ...] = (
@@ -43,30 +44,6 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (
     5.0,
     10.0,
 )
-
-
-class LocalHistogram:
-    """Histogram buckets kept as plain ints; exported at scrape time."""
-
-    __slots__ = ("bounds", "counts", "total")
-
-    def __init__(self, bounds: tuple[float, ...] = LATENCY_BUCKETS_S) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)  # last slot is +Inf
-        self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        # bisect_left finds the first bound >= value: Prometheus buckets are "le".
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.total += value
-
-    def buckets(self) -> list[tuple[str, float]]:
-        cumulative = 0
-        out: list[tuple[str, float]] = []
-        for bound, count in zip((*map(str, self.bounds), "+Inf"), self.counts, strict=True):
-            cumulative += count
-            out.append((bound, float(cumulative)))
-        return out
 
 
 @dataclass(slots=True, eq=False)
@@ -92,7 +69,7 @@ class PublisherStats:
     late_acks: int = 0
     retried: int = 0
     in_flight: int = 0
-    ack_latency: LocalHistogram = field(default_factory=LocalHistogram)
+    ack_latency: LocalHistogram = field(default_factory=lambda: LocalHistogram(LATENCY_BUCKETS_S))
 
 
 @dataclass(slots=True, eq=False)
@@ -105,7 +82,9 @@ class ConsumerStats:
     dead_lettered: int = 0
     handler_errors: int = 0
     in_flight: int = 0
-    handler_latency: LocalHistogram = field(default_factory=LocalHistogram)
+    handler_latency: LocalHistogram = field(
+        default_factory=lambda: LocalHistogram(LATENCY_BUCKETS_S)
+    )
 
 
 class BusCollector(Collector):

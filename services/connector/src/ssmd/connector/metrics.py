@@ -8,7 +8,6 @@ registry is scraped (the same approach as ``ssmd.bus.metrics``).
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from ssmd.contracts.events import CHANNEL_OF, MD_CHANNELS, EventBase
+from ssmd.core.metrics import LocalHistogram
 
 # Seconds from a frame's receipt to its last message handed to NATS (not yet acked).
 LATENCY_BUCKETS_S: tuple[float, ...] = (
@@ -44,30 +44,6 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (
 )
 
 
-class LatencyHistogram:
-    """Histogram buckets as plain ints; exported at scrape time."""
-
-    __slots__ = ("bounds", "counts", "total_s")
-
-    def __init__(self, bounds: tuple[float, ...] = LATENCY_BUCKETS_S) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)  # the last slot is +Inf
-        self.total_s = 0.0
-
-    def observe(self, seconds: float) -> None:
-        # bisect_left: the first bound >= value, as Prometheus buckets are "le".
-        self.counts[bisect_left(self.bounds, seconds)] += 1
-        self.total_s += seconds
-
-    def buckets(self) -> list[tuple[str, float]]:
-        cumulative = 0
-        out: list[tuple[str, float]] = []
-        for bound, count in zip((*map(str, self.bounds), "+Inf"), self.counts, strict=True):
-            cumulative += count
-            out.append((bound, float(cumulative)))
-        return out
-
-
 @dataclass(slots=True, eq=False)
 class ConnectorStats:
     """Counters of one connector process; written by the pipeline and the session."""
@@ -87,7 +63,9 @@ class ConnectorStats:
     last_event_ns: int = 0  # wall clock, Unix ns, of the last frame that carried events
     subscribed: bool = False
     markets: int = 0
-    publish_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    publish_latency: LocalHistogram = field(
+        default_factory=lambda: LocalHistogram(LATENCY_BUCKETS_S)
+    )
 
     def count_gap(self, reason: str) -> None:
         self.gaps[reason] = self.gaps.get(reason, 0) + 1
@@ -189,7 +167,7 @@ class ConnectorCollector(Collector):
             "Seconds from a frame's receipt to its last message handed to NATS (1 frame in 16).",
             labels=["venue"],
         )
-        latency.add_metric([venue], s.publish_latency.buckets(), s.publish_latency.total_s)
+        latency.add_metric([venue], s.publish_latency.buckets(), s.publish_latency.total)
         yield latency
 
 
