@@ -220,6 +220,17 @@ async def test_not_json_is_dead_lettered_too() -> None:
     assert [entry[0] for entry in harness.publisher.sent] == ["dlq.test.connector.kraken_futures"]
 
 
+async def test_the_same_bad_frame_received_twice_is_two_dead_letters() -> None:
+    # A dead letter is a receipt, not venue data: a content-hash id would let JetStream's
+    # duplicate window keep only the first of two identical bad frames.
+    harness = Harness(publish_raw=False)
+    await harness.begin()
+    await harness.feed(b"{not json", b"{not json")
+    ids = [entry[2] for entry in harness.publisher.sent if entry[0].startswith("dlq.")]
+    assert len(ids) == 2
+    assert len(set(ids)) == 2
+
+
 async def test_sequence_jump_publishes_one_gap_and_asks_for_a_new_snapshot() -> None:
     harness = Harness(publish_raw=False)
     await harness.begin()

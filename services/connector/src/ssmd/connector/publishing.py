@@ -11,7 +11,10 @@
   once (only a timeless feed such as Kraken's ``ticker_lite`` can repeat, and its repeat
   says nothing new).
 * Dead letters: ``dlq.<env>.connector.<venue>``, the frame unchanged as payload, the
-  reason and the raw subject in the ``Ssmd-Dlq-*`` headers of `ssmd.bus`.
+  reason and the raw subject in the ``Ssmd-Dlq-*`` headers of `ssmd.bus`. A dead letter
+  records one *receipt* of a bad frame, so its msg id is this sink's id and a receipt
+  number (kept by the publisher's retries), not a content hash: a venue can send the
+  same bad bytes (``{not json``) many times, and the duplicate window would keep one.
 
 Subjects are computed once per (event type, market) and cached (bounded). An event is
 encoded once: `encode_with_msg_id` derives the contract's id from the published bytes
@@ -21,6 +24,7 @@ encoded once: `encode_with_msg_id` derives the contract's id from the published 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Mapping
 from typing import Final, Protocol
 
@@ -33,6 +37,7 @@ from ssmd.contracts.events import (
 )
 from ssmd.contracts.shard import shard_of
 from ssmd.contracts.subjects import dead_letter_subject, md_subject, raw_subject
+from ssmd.core.ids import new_id
 
 _SUBJECT_CACHE_MAX: Final = 1 << 16
 _REASON_MAX_CHARS: Final = 500
@@ -111,7 +116,8 @@ class MarketDataSink:
         self.raw_subject = raw_subject(env, venue, shard)
         self.dead_letter_subject = dead_letter_subject(env, dead_letter_origin(venue))
         self._raw_salt = self.raw_subject.encode() + b"\n"
-        self._dlq_salt = self.dead_letter_subject.encode() + b"\n"
+        self._dlq_id_prefix = f"dlq-{new_id()}-"  # this sink; receipts are numbered
+        self._dlq_receipts = itertools.count(1)
         # event type -> market -> subject; one dict lookup per level, no key tuple.
         self._subjects: dict[type, dict[str, str]] = {cls: {} for cls in CHANNEL_OF}
         self._cached = 0
@@ -149,6 +155,6 @@ class MarketDataSink:
 
     async def dead_letter(self, frame: bytes, reason: str) -> None:
         """Publish a frame that could not be processed, with why, to the DLQ."""
-        msg_id = _hash_id(self._dlq_salt + frame)
+        msg_id = f"{self._dlq_id_prefix}{next(self._dlq_receipts)}"
         headers = {DLQ_REASON: one_line(reason), DLQ_SUBJECT: self.raw_subject}
         await self._publish(self.dead_letter_subject, frame, msg_id=msg_id, headers=headers)
