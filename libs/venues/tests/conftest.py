@@ -8,17 +8,11 @@ there cannot go unread.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def fixtures_dir() -> Path:
-    override = os.environ.get("SSMD_FIXTURES_DIR")
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "fixtures" / "venues"
+from ssmd.testing.fixtures import venue_fixtures_dir as fixtures_dir
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

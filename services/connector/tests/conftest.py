@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -26,22 +25,17 @@ from ssmd.connector.app import Connector
 from ssmd.connector.settings import ConnectorSettings
 from ssmd.simulator.app import Simulator
 from ssmd.simulator.settings import SimulatorSettings
+from ssmd.testing.fixtures import KRAKEN_WS_CAPTURE, venue_fixture
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 WAIT_S = 20.0
-
-
-def fixtures_dir() -> Path:
-    override = os.environ.get("SSMD_FIXTURES_DIR")
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "fixtures" / "venues"
 
 
 @pytest.fixture
 def ws_capture() -> Path:
-    path = fixtures_dir() / "kraken_futures" / "cryptofeed" / "KRAKEN_FUTURES.ws.1.0.ws_capture.txt"
-    if not path.is_file():
-        pytest.fail(f"capture not found at {path}; set SSMD_FIXTURES_DIR")
-    return path
+    try:
+        return venue_fixture(KRAKEN_WS_CAPTURE)
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture

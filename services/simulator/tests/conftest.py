@@ -7,7 +7,6 @@ unless ``SSMD_FIXTURES_DIR`` says otherwise.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,17 @@ import pytest
 
 from ssmd.simulator.app import Simulator
 from ssmd.simulator.settings import SimulatorSettings
+from ssmd.testing.fixtures import KRAKEN_WS_CAPTURE, venue_fixture
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 RECEIVE_TIMEOUT_S = 10.0
-
-
-def fixtures_dir() -> Path:
-    override = os.environ.get("SSMD_FIXTURES_DIR")
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "fixtures" / "venues"
 
 
 @pytest.fixture
 def ws_capture() -> Path:
-    path = fixtures_dir() / "kraken_futures" / "cryptofeed" / "KRAKEN_FUTURES.ws.1.0.ws_capture.txt"
-    if not path.is_file():
-        pytest.fail(f"capture not found at {path}; set SSMD_FIXTURES_DIR")
-    return path
+    try:
+        return venue_fixture(KRAKEN_WS_CAPTURE)
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
 
 
 class Client:
