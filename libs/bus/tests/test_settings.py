@@ -62,3 +62,12 @@ def test_every_field_is_documented_with_its_unit_or_default_reason() -> None:
     for env_name, _default, description in BusSettings.describe():
         assert len(description) > 40, env_name
         assert "Default" in description, env_name
+
+
+def test_load_for_names_the_connection_unless_the_settings_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SSMD_BUS_NAME", raising=False)
+    assert BusSettings.load_for("ssmd-archiver").name == "ssmd-archiver"
+    monkeypatch.setenv("SSMD_BUS_NAME", "ops-chosen")
+    assert BusSettings.load_for("ssmd-archiver").name == "ops-chosen"

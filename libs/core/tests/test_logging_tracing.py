@@ -69,3 +69,31 @@ def test_trace_context_round_trips_through_headers() -> None:
 def test_missing_headers_give_an_empty_context() -> None:
     span = trace.get_current_span(extract_context(None))
     assert not span.get_span_context().is_valid
+
+
+def test_start_logging_logs_effective_settings_once_with_secrets_masked(
+    restore_root_logger: object,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pydantic import Field, SecretStr
+
+    from ssmd.core.runtime import start_logging
+    from ssmd.core.service_settings import RuntimeSettings
+    from ssmd.core.settings import SsmdSettings
+
+    class TokenSettings(SsmdSettings):
+        section = "tokentest"
+        api_token: SecretStr = Field(SecretStr(""), description="a secret")
+
+    monkeypatch.setenv("SSMD_TOKENTEST_API_TOKEN", "hunter2")
+    monkeypatch.setenv("SSMD_RUNTIME_LOG_FORMAT", "json")
+    start_logging("demo", RuntimeSettings.load(), settings=TokenSettings.load())
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert record["msg"] == "starting"
+    assert record["logger"] == "ssmd.demo"
+    assert record["settings"] == {"api_token": "**********"}
+    assert record["runtime"]["env"] == "dev"
+    assert "hunter2" not in lines[0]

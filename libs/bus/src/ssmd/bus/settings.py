@@ -7,6 +7,8 @@ publish window and pull batch were chosen by ``bench/bench_bus.py`` (see its doc
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 from pydantic import Field, ValidationInfo, field_validator
 
 from ssmd.core.settings import CommaSeparated, SsmdSettings
@@ -185,6 +187,19 @@ class BusSettings(SsmdSettings):
             "it for handlers that wait on I/O and do not care about order."
         ),
     )
+
+    @classmethod
+    def load_for(cls, connection_name: str, **overrides: Any) -> Self:
+        """Load, naming the connection `connection_name` unless the settings name it.
+
+        Services call this with their own name (``ssmd-archiver``, ``connector-<venue>-<k>``)
+        so an operator tells connections apart in the server's /connz; ``SSMD_BUS_NAME``
+        (or ``[bus] name``) still wins.
+        """
+        settings = cls.load(**overrides)
+        if "name" in settings.model_fields_set:
+            return settings
+        return settings.model_copy(update={"name": connection_name})
 
     @field_validator("urls")
     @classmethod

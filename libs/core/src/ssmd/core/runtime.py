@@ -30,7 +30,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ssmd.core.errors import ConfigError
+from ssmd.core.logging import configure_logging
 from ssmd.core.service_settings import RuntimeSettings
+from ssmd.core.settings import SsmdSettings
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +234,19 @@ class Service:
 
 
 EXIT_CONFIG_ERROR = 2
+
+
+def start_logging(service: str, runtime: RuntimeSettings, **settings: SsmdSettings) -> None:
+    """Configure logging from the runtime settings and log the effective settings once.
+
+    Call it after every settings object has loaded (so a `ConfigError` is printed plainly),
+    e.g. ``start_logging("archiver", runtime, settings=settings, bus=bus_settings)``;
+    secrets are masked.
+    """
+    configure_logging(service, fmt=runtime.log_format, level=runtime.log_level)
+    effective: dict[str, Any] = {name: value.redacted() for name, value in settings.items()}
+    effective["runtime"] = runtime.redacted()
+    logging.getLogger(f"ssmd.{service}").info("starting", extra=effective)
 
 
 def run_main(main: Callable[[], Awaitable[int]]) -> None:

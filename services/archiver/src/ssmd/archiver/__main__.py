@@ -13,31 +13,18 @@ import logging
 from ssmd.archiver.service import Archiver, tune_gc
 from ssmd.archiver.settings import ArchiverSettings
 from ssmd.bus import BusSettings, connect
-from ssmd.core.logging import configure_logging
-from ssmd.core.runtime import Service, run_main
+from ssmd.core.runtime import Service, run_main, start_logging
 from ssmd.core.service_settings import RuntimeSettings
 
 log = logging.getLogger("ssmd.archiver")
-
-_DEFAULT_CONNECTION_NAME = "ssmd"
 
 
 async def serve() -> int:
     """Load settings, connect, recover the archive, archive until SIGTERM."""
     runtime = RuntimeSettings.load()
     settings = ArchiverSettings.load()
-    bus_settings = BusSettings.load()
-    if bus_settings.name == _DEFAULT_CONNECTION_NAME:
-        bus_settings = bus_settings.model_copy(update={"name": "ssmd-archiver"})
-    configure_logging("archiver", fmt=runtime.log_format, level=runtime.log_level)
-    log.info(
-        "starting",
-        extra={
-            "settings": settings.redacted(),
-            "bus": bus_settings.redacted(),
-            "runtime": runtime.redacted(),
-        },
-    )
+    bus_settings = BusSettings.load_for("ssmd-archiver")
+    start_logging("archiver", runtime, settings=settings, bus=bus_settings)
     service = Service.from_settings("archiver", runtime)
     serving = asyncio.Event()  # set once recovered: /readyz says ready only then
 

@@ -9,40 +9,23 @@ exits 0.
 
 from __future__ import annotations
 
-import logging
-import os
-
 from ssmd.bus import BusSettings
 from ssmd.connector.admin import ConnectorService
 from ssmd.connector.app import Connector
 from ssmd.connector.settings import ConnectorSettings
-from ssmd.core.logging import configure_logging
-from ssmd.core.runtime import run_main
+from ssmd.core.runtime import run_main, start_logging
 from ssmd.core.service_settings import RuntimeSettings
-
-log = logging.getLogger("ssmd.connector")
 
 
 async def serve() -> int:
     """Load settings, build the connector inside its service, run until SIGTERM."""
     runtime = RuntimeSettings.load()
     settings = ConnectorSettings.load()
-    bus_settings = BusSettings.load()
-    if "SSMD_BUS_NAME" not in os.environ:  # tell connections apart in the server's /connz
-        name = f"connector-{settings.venue}-{settings.shard}"
-        bus_settings = bus_settings.model_copy(update={"name": name})
-    configure_logging("connector", fmt=runtime.log_format, level=runtime.log_level)
+    bus_settings = BusSettings.load_for(f"connector-{settings.venue}-{settings.shard}")
+    start_logging("connector", runtime, settings=settings, bus=bus_settings)
     service = ConnectorService("connector", runtime)
     connector = Connector(
         settings, bus_settings=bus_settings, env=runtime.env, registry=service.registry
-    )
-    log.info(
-        "starting",
-        extra={
-            "settings": settings.redacted(),
-            "bus": bus_settings.redacted(),
-            "runtime": runtime.redacted(),
-        },
     )
     connector.register(service)
     return await service.run()

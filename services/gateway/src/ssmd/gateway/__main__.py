@@ -6,36 +6,19 @@ Settings: ``SSMD_GATEWAY_*`` (`GatewaySettings`), ``SSMD_BUS_*`` (NATS) and
 
 from __future__ import annotations
 
-import logging
-
 from ssmd.bus import BusSettings, connect
-from ssmd.core.logging import configure_logging
-from ssmd.core.runtime import Service, run_main
+from ssmd.core.runtime import Service, run_main, start_logging
 from ssmd.core.service_settings import RuntimeSettings
 from ssmd.gateway.service import Gateway
 from ssmd.gateway.settings import GatewaySettings
-
-log = logging.getLogger("ssmd.gateway")
-
-_DEFAULT_BUS_NAME = "ssmd"
 
 
 async def serve() -> int:
     """Load settings, connect, build the gateway inside a Service, run until stopped."""
     runtime = RuntimeSettings.load()
     settings = GatewaySettings.load()
-    bus_settings = BusSettings.load()
-    if bus_settings.name == _DEFAULT_BUS_NAME:
-        bus_settings = bus_settings.model_copy(update={"name": "ssmd-gateway"})
-    configure_logging("gateway", fmt=runtime.log_format, level=runtime.log_level)
-    log.info(
-        "starting",
-        extra={
-            "settings": settings.redacted(),
-            "bus": bus_settings.redacted(),
-            "runtime": runtime.redacted(),
-        },
-    )
+    bus_settings = BusSettings.load_for("ssmd-gateway")
+    start_logging("gateway", runtime, settings=settings, bus=bus_settings)
     service = Service.from_settings("gateway", runtime)
     bus = await connect(bus_settings, registry=service.registry)
     gateway = Gateway(settings, env=runtime.env, bus=bus, service=service)

@@ -8,17 +8,13 @@ capture, ``--host``, ``--port`` and ``--seed`` change where and what is served.
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import Any
 
-from ssmd.core.logging import configure_logging
-from ssmd.core.runtime import Service, run_main
+from ssmd.core.runtime import Service, run_main, start_logging
 from ssmd.core.service_settings import RuntimeSettings
 from ssmd.simulator.app import Simulator
 from ssmd.simulator.settings import SimulatorSettings
-
-log = logging.getLogger("ssmd.simulator")
 
 
 def _arguments(argv: list[str] | None) -> dict[str, Any]:
@@ -41,11 +37,7 @@ async def serve(argv: list[str] | None = None) -> int:
     overrides = _arguments(argv)
     runtime = RuntimeSettings.load()
     settings = SimulatorSettings.load(**overrides)
-    configure_logging("simulator", fmt=runtime.log_format, level=runtime.log_level)
-    log.info(
-        "starting",
-        extra={"settings": settings.redacted(), "runtime": runtime.redacted()},
-    )
+    start_logging("simulator", runtime, settings=settings)
     service = Service.from_settings("simulator", runtime)
     simulator = Simulator(settings, registry=service.registry)
     simulator.register(service)
