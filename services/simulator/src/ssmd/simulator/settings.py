@@ -7,20 +7,27 @@ every service.
 
 from __future__ import annotations
 
-import re
+import importlib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ssmd.core.settings import SsmdSettings
 
-_SYMBOL_RE = re.compile(r"(?:PF|PI)_[A-Z0-9]+USD|(?:FF|FI)_[A-Z0-9]+USD_[0-9]{6}")
+SimulatedVenue = Literal["kraken_futures", "kalshi", "polymarket"]
 
 
 class SimulatorSettings(SsmdSettings):
-    """Settings of the venue simulator (Kraken Futures protocol)."""
+    """Settings of the venue simulator (one venue per process)."""
 
     section = "simulator"
+
+    venue: SimulatedVenue = Field(
+        "kraken_futures",
+        description="Venue whose protocols are served: kraken_futures, kalshi or polymarket. "
+        "Default kraken_futures.",
+    )
 
     host: str = Field(
         "127.0.0.1",
@@ -34,12 +41,14 @@ class SimulatorSettings(SsmdSettings):
         description="TCP port of the venue server; 0 picks a free port. Default 8910.",
     )
     markets: list[str] = Field(
-        default_factory=lambda: ["PF_XBTUSD", "PF_ETHUSD", "PF_SOLUSD", "FF_XBTUSD_270326"],
-        min_length=1,
-        max_length=500,
-        description="Products to simulate: perpetuals PF_<BASE>USD / PI_<BASE>USD and fixed "
-        "maturities FF_<BASE>USD_<yymmdd> / FI_<BASE>USD_<yymmdd>. Default: three linear "
-        "perpetuals and one quarterly future.",
+        default_factory=list,
+        max_length=100_000,
+        description="Markets to simulate, in the venue's symbology. Kraken Futures: perpetuals "
+        "PF_<BASE>USD / PI_<BASE>USD and fixed maturities FF_/FI_<BASE>USD_<yymmdd>; Kalshi: "
+        "market tickers (SERIES-EVENT-STRIKE, [A-Z0-9.-]); Polymarket: market slugs "
+        "([a-z0-9-], ids are derived from them). Default empty: the venue's default markets "
+        "(ssmd.simulator.<venue>.symbols.DEFAULT_MARKETS).",
+        validate_default=True,
     )
     events_per_s: float = Field(
         200.0,
@@ -164,6 +173,45 @@ class SimulatorSettings(SsmdSettings):
     max_connections: int = Field(
         1000, ge=1, description="WebSocket connections served at once. Default 1000."
     )
+    lifecycle_interval_s: float = Field(
+        0.0,
+        ge=0,
+        description="Kalshi and Polymarket: every this many seconds one market moves a step "
+        "through its lifecycle (pause/resume, close, determine, settle) and a settled market "
+        "is replaced by a newly created one. Default 0: only on request "
+        "(POST /control/lifecycle).",
+    )
+    kalshi_public_key_path: Path | None = Field(
+        None,
+        description="Kalshi: PEM RSA public key that signed handshakes (KALSHI-ACCESS-* "
+        "headers, RSA-PSS) are verified against; a bad signature gets HTTP 401. Default "
+        "none: signatures are not verified (unsigned connections still get error 9 on "
+        "private channels).",
+    )
+    kalshi_signature_max_age_s: float = Field(
+        30.0,
+        gt=0,
+        description="Kalshi: a signed handshake whose KALSHI-ACCESS-TIMESTAMP is further than "
+        "this from the simulator's clock is refused (HTTP 401, expired). Default 30 s.",
+    )
+    subscription_market_cap: int = Field(
+        1000,
+        ge=1,
+        description="Kalshi: most markets one subscription may cover; a subscribe or "
+        "add_markets beyond it gets error 26 (the real limit is unpublished). Default 1000.",
+    )
+    commands_per_s: float = Field(
+        20.0,
+        gt=0,
+        description="Kalshi: commands per second one connection may send (token bucket, burst "
+        "of the same size); beyond it a command gets error 27. Default 20/s.",
+    )
+    max_assets_per_connection: int = Field(
+        500,
+        ge=1,
+        description="Polymarket: most asset (token) ids one market-channel connection may "
+        "subscribe; more closes the socket with 1008 (policy violation). Default 500.",
+    )
 
     @field_validator("replay_path")
     @classmethod
@@ -172,15 +220,22 @@ class SimulatorSettings(SsmdSettings):
             raise ValueError(f"no capture file at {value}")
         return value
 
+    @field_validator("kalshi_public_key_path")
+    @classmethod
+    def _key_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no public key file at {value}")
+        return value
+
     @field_validator("markets")
     @classmethod
-    def _known_symbols(cls, value: list[str]) -> list[str]:
-        upper = [symbol.upper() for symbol in value]
-        bad = [symbol for symbol in upper if _SYMBOL_RE.fullmatch(symbol) is None]
-        if bad:
-            raise ValueError(
-                f"unsupported symbols {bad}: use PF_/PI_<BASE>USD or FF_/FI_<BASE>USD_<yymmdd>"
-            )
-        if len(set(upper)) != len(upper):
-            raise ValueError("markets are listed twice")
-        return upper
+    def _venue_markets(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        """Markets in the venue's symbology (its `symbols` module), or its defaults."""
+        venue = info.data.get("venue", "kraken_futures")
+        symbols = importlib.import_module(f"ssmd.simulator.{venue}.symbols")
+        if not value:
+            return list(symbols.DEFAULT_MARKETS)
+        normalized: list[str] = symbols.normalize_markets(value)
+        if len(set(normalized)) != len(normalized):
+            raise ValueError("a market is listed twice")
+        return normalized
