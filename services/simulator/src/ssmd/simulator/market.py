@@ -63,6 +63,10 @@ class MarketParams:
     burst_multiplier: float = 4.0
     burst_probability_per_s: float = 0.01
     burst_mean_duration_s: float = 20.0
+    max_price_ticks: int | None = None
+    """Highest price a level may have (binary contracts: 99 cents); None: unbounded."""
+    min_fair_ticks: int | None = None
+    """Lowest fair price; None: 10 spreads (at least 10 ticks)."""
 
 
 def poisson(rng: random.Random, mean: float) -> int:
@@ -88,7 +92,14 @@ class SyntheticMarket:
         self.burst = False
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
-        self._min_ticks = max(10 * params.spread_ticks, 10)
+        self._min_ticks = (
+            params.min_fair_ticks
+            if params.min_fair_ticks is not None
+            else max(10 * params.spread_ticks, 10)
+        )
+        cap = params.max_price_ticks
+        self._max_fair = float(cap - params.spread_ticks - 1) if cap is not None else math.inf
+        self._cap = cap if cap is not None else math.inf
         self._target_bid = self._target_ask = 0
         self._recenter([])
         self._refill([])
@@ -118,8 +129,9 @@ class SyntheticMarket:
             self.burst = True
         vol = params.volatility_ticks_per_sqrt_s * (params.burst_multiplier if self.burst else 1)
         previous_fair = self.fair_ticks
-        self.fair_ticks = max(
-            self.fair_ticks + rng.gauss(0.0, vol * math.sqrt(dt_s)), self._min_ticks
+        self.fair_ticks = min(
+            max(self.fair_ticks + rng.gauss(0.0, vol * math.sqrt(dt_s)), self._min_ticks),
+            self._max_fair,
         )
 
         out: list[MarketOutput] = []
@@ -174,7 +186,7 @@ class SyntheticMarket:
                 far = target_bid if sign < 0 else target_ask
             while len(book) < depth:
                 far += sign * self._rng.randint(1, 2)
-                if far <= 0:
+                if far <= 0 or far > self._cap:
                     break
                 book[far] = lots = self._level_size()
                 out.append(BookChange(side, far, lots))  # type: ignore[arg-type]
@@ -203,7 +215,7 @@ class SyntheticMarket:
         touch = self._target_bid if is_bid else self._target_ask
         distance = int(rng.expovariate(1.0 / _NOISE_DISTANCE_MEAN_TICKS))
         price = touch - distance if is_bid else touch + distance
-        if price <= 0:
+        if price <= 0 or price > self._cap:
             return
         side: Literal["bid", "ask"] = "bid" if is_bid else "ask"
         if price in book and price != touch and rng.random() < _NOISE_CANCEL_SHARE:
