@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 from ssmd.core.clock import SimulatedClock
 from ssmd.core.errors import ConfigError
 from ssmd.simulator.app import Simulator
+from ssmd.simulator.connection import text_frames
 from ssmd.simulator.kraken_futures import frames
-from ssmd.simulator.kraken_futures.connection import text_frames
 from ssmd.simulator.kraken_futures.exchange import KrakenFuturesExchange
 from ssmd.simulator.kraken_futures.product_state import Keyed
 from ssmd.simulator.kraken_futures.products import product_spec

@@ -22,9 +22,9 @@ from typing import Final
 from aiohttp import WSCloseCode, web
 
 from ssmd.core.clock import Clock
+from ssmd.simulator.connection import Connection
 from ssmd.simulator.faults import FaultRequest, malformed_frame
 from ssmd.simulator.kraken_futures import frames
-from ssmd.simulator.kraken_futures.connection import Connection
 from ssmd.simulator.kraken_futures.product_state import Keyed, Outgoing, ProductState
 from ssmd.simulator.kraken_futures.products import ProductSpec, product_spec
 from ssmd.simulator.kraken_futures.replay import ConnectionReplay, ReplayOptions, ReplaySource

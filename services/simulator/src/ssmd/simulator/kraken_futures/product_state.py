@@ -15,6 +15,7 @@ from typing import Final
 
 import msgspec
 
+from ssmd.simulator.connection import Key, Outgoing
 from ssmd.simulator.kraken_futures import frames
 from ssmd.simulator.kraken_futures.products import ProductSpec
 from ssmd.simulator.ledger import Record
@@ -22,10 +23,9 @@ from ssmd.simulator.market import BookChange, MarketParams, SyntheticMarket, Tra
 from ssmd.venues.kraken_futures.config import BOOK, TICKER, TICKER_LITE, TRADE
 from ssmd.venues.kraken_futures.wire import NULL, TickerLiteMsg, TickerMsg, TickerWire, TradeMsg
 
-Key = tuple[str, str]
-"""(subscription feed, product id): who receives a frame."""
 Keyed = tuple[Key, bytes, Record | list[Record]]
-Outgoing = tuple[bytes, Record | list[Record]]
+"""A frame keyed by (subscription feed, product id): who receives it."""
+__all__ = ["Key", "Keyed", "Outgoing", "ProductState", "trade_snapshot"]
 
 _MS_PER_HOUR: Final = 3_600_000
 _MS_PER_DAY: Final = 86_400_000

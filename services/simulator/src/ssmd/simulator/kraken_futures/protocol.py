@@ -28,8 +28,8 @@ from typing import Final
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from ssmd.simulator.connection import Connection
 from ssmd.simulator.kraken_futures import frames
-from ssmd.simulator.kraken_futures.connection import Connection
 from ssmd.simulator.kraken_futures.exchange import KrakenFuturesExchange
 from ssmd.simulator.ledger import Record
 from ssmd.venues.kraken_futures.config import (

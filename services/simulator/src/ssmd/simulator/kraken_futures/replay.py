@@ -26,7 +26,7 @@ from typing import Final
 
 from ssmd.contracts.events import BookDelta, BookSnapshot, Quote, Trade
 from ssmd.core.clock import Clock
-from ssmd.simulator.kraken_futures.connection import Connection
+from ssmd.simulator.connection import Connection
 from ssmd.simulator.kraken_futures.product_state import Key, Outgoing
 from ssmd.simulator.kraken_futures.replay_state import (
     STATE_FEEDS,

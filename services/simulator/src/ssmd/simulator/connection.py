@@ -1,4 +1,4 @@
-"""One client WebSocket connection: its subscriptions, its bounded send queue, its writer.
+"""One client WebSocket connection (any venue): subscriptions, bounded send queue, writer.
 
 Everything bound for a client goes through `send` (never blocks; a full queue marks the
 client a slow consumer, whom the venue disconnects) or `send_wait` (replay: waits for
@@ -19,11 +19,15 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from ssmd.core.clock import Clock
-from ssmd.simulator.kraken_futures.product_state import Key, Outgoing
 from ssmd.simulator.ledger import Ledger, Record
 from ssmd.simulator.metrics import SimulatorMetrics
 
 log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+"""A subscription: (feed or channel, product); venues with other keys keep their own."""
+Outgoing = tuple[bytes, Record | list[Record]]
+"""A frame and its ledger record(s), written once the frame is on the socket."""
 
 _CLOSE_TIMEOUT_S = 2.0
 _BATCHES_PER_WRITE = 64
