@@ -20,8 +20,10 @@ from ssmd.simulator.settings import SimulatorSettings
 def _arguments(argv: list[str] | None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         prog="ssmd-simulator",
-        description="Venue simulator speaking Kraken Futures' WebSocket and REST protocol.",
+        description="Venue simulator speaking the WebSocket and REST protocols of Kraken "
+        "Futures, Kalshi or Polymarket (SSMD_SIMULATOR_VENUE or --venue).",
     )
+    parser.add_argument("--venue", choices=["kraken_futures", "kalshi", "polymarket"])
     parser.add_argument("--replay", type=Path, help="capture file to replay (cryptofeed/JSONL)")
     parser.add_argument("--speed", type=float, help="replay speed factor; 0 = fastest")
     parser.add_argument("--host", help="interface of the venue server")

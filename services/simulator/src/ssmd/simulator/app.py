@@ -1,7 +1,10 @@
 """`Simulator`: the venue server (WebSocket, REST, control API) and its background loops.
 
-It owns the aiohttp server on the venue port and two background tasks (the synthetic data
-loop, in synthetic mode, and the heartbeat loop). `start` serves, `stop` closes every
+One process simulates one venue (``settings.venue``): `EXCHANGES` names the class of each,
+built as ``factory(settings, clock=, ledger=, metrics=)`` and used only through the
+`ssmd.simulator.venue.VenueExchange` protocol. The simulator owns the aiohttp server on the
+venue port and two background tasks (the venue's synthetic data loop, in synthetic mode,
+and its keep-alive loop). `start` serves, `stop` closes every
 client with a close frame (1001, going away) and stops the tasks and the server; `wait`
 returns only if a background task fails (and then raises its error), which is what the
 service runtime watches. `register` wires all of this into a `Service`, whose admin
@@ -11,9 +14,10 @@ server answers /healthz, /readyz and /metrics.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -22,20 +26,39 @@ from ssmd.core.clock import Clock, LiveClock
 from ssmd.core.errors import ConfigError
 from ssmd.core.runtime import Service
 from ssmd.simulator import control
-from ssmd.simulator.kraken_futures import rest
-from ssmd.simulator.kraken_futures.exchange import KrakenFuturesExchange
-from ssmd.simulator.kraken_futures.protocol import EXCHANGE_KEY, websocket_handler
 from ssmd.simulator.ledger import Ledger
 from ssmd.simulator.metrics import SimulatorMetrics
 from ssmd.simulator.settings import SimulatorSettings
+from ssmd.simulator.venue import VenueExchange
 from ssmd.venues.capture import CaptureFormatError
-from ssmd.venues.kraken_futures.config import WS_PATH
 
 log = logging.getLogger(__name__)
 
+EXCHANGES: Final = {
+    "kraken_futures": "ssmd.simulator.kraken_futures.exchange:KrakenFuturesExchange",
+    "kalshi": "ssmd.simulator.kalshi.exchange:KalshiExchange",
+    "polymarket": "ssmd.simulator.polymarket.exchange:PolymarketExchange",
+}
+"""The exchange class of each venue, imported when that venue is served."""
+
+
+def build_exchange(
+    settings: SimulatorSettings, *, clock: Clock, ledger: Ledger, metrics: SimulatorMetrics
+) -> VenueExchange:
+    """The simulated venue of `settings.venue` (ConfigError for a bad replay file)."""
+    module_name, _, class_name = EXCHANGES[settings.venue].partition(":")
+    factory = getattr(importlib.import_module(module_name), class_name)
+    try:
+        exchange: VenueExchange = factory(settings, clock=clock, ledger=ledger, metrics=metrics)
+    except CaptureFormatError as exc:
+        raise ConfigError(
+            f"replay file {settings.replay_path}: {exc}", fields=("replay_path",)
+        ) from None
+    return exchange
+
 
 class Simulator:
-    """The Kraken Futures simulator; see module doc."""
+    """The venue simulator; see module doc."""
 
     def __init__(
         self,
@@ -48,14 +71,9 @@ class Simulator:
         self.clock = clock or LiveClock()
         self.ledger = Ledger(settings.ledger_max_entries)
         self.metrics = SimulatorMetrics(registry if registry is not None else CollectorRegistry())
-        try:
-            self.exchange = KrakenFuturesExchange(
-                settings, clock=self.clock, ledger=self.ledger, metrics=self.metrics
-            )
-        except CaptureFormatError as exc:
-            raise ConfigError(
-                f"replay file {settings.replay_path}: {exc}", fields=("replay_path",)
-            ) from None
+        self.exchange = build_exchange(
+            settings, clock=self.clock, ledger=self.ledger, metrics=self.metrics
+        )
         self.app = self._build_app()
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -64,11 +82,9 @@ class Simulator:
 
     def _build_app(self) -> web.Application:
         app = web.Application()
-        app[EXCHANGE_KEY] = self.exchange
-        app[rest.CLOCK_KEY] = self.clock
+        app[control.EXCHANGE_KEY] = self.exchange
         app[control.LEDGER_KEY] = self.ledger
-        app.router.add_get(WS_PATH, websocket_handler)
-        rest.add_routes(app)
+        self.exchange.add_routes(app)
         control.add_routes(app)
         return app
 
@@ -81,7 +97,7 @@ class Simulator:
 
     @property
     def ws_url(self) -> str:
-        return self.url.replace("http://", "ws://", 1) + WS_PATH
+        return self.url.replace("http://", "ws://", 1) + self.exchange.ws_path
 
     @property
     def started(self) -> bool:
@@ -97,13 +113,20 @@ class Simulator:
         sockets = getattr(site._server, "sockets", None) or []  # the bound port is only here
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
         self._failed = asyncio.get_running_loop().create_future()
-        if self.exchange.replay is None:
+        mode = self.exchange.mode
+        if mode != "replay":
             self._spawn("generator", self.exchange.run_generator())
         self._spawn("heartbeats", self.exchange.run_heartbeats())
-        mode = "replay" if self.exchange.replay else "synthetic"
+        products = sorted(self.exchange.product_ids)
         log.info(
             "simulator serving",
-            extra={"url": self.url, "mode": mode, "products": sorted(self.exchange.product_ids)},
+            extra={
+                "venue": self.settings.venue,
+                "url": self.url,
+                "mode": mode,
+                "products": products[:50],
+                "product_count": len(products),
+            },
         )
 
     def _spawn(self, name: str, coro: Coroutine[Any, Any, None]) -> None:

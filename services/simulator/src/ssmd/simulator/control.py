@@ -11,8 +11,12 @@
 * ``GET /control/connections`` -> open connections and their subscriptions.
 * ``GET /control/replay`` / ``POST /control/replay`` with ``{"speed": x, "skip_lines": [..]}``
   -> the replay options for connections that start a replay from now on.
+* ``POST /control/lifecycle`` with a `LifecycleRequest` (``{"product", "action", "result"}``)
+  -> a market is created, opened, paused, closed, determined or settled now (Kalshi and
+  Polymarket; 400 on Kraken Futures, whose products have no such lifecycle).
 
-Handlers only translate HTTP; the work is in the exchange and the ledger.
+Handlers only translate HTTP; the work is in the venue's exchange (`ssmd.simulator.venue`)
+and the ledger.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ import msgspec
 from aiohttp import web
 
 from ssmd.simulator.faults import FaultRequest
-from ssmd.simulator.kraken_futures.protocol import EXCHANGE_KEY
-from ssmd.simulator.kraken_futures.replay import ReplayOptions
 from ssmd.simulator.ledger import Kind, Ledger
+from ssmd.simulator.venue import LifecycleRequest, VenueExchange
 
 LEDGER_KEY: Final = web.AppKey("ledger", Ledger)
+EXCHANGE_KEY: Final = web.AppKey("venue_exchange", VenueExchange)
 _ENCODER: Final = msgspec.json.Encoder()
 _JSONL_CHUNK_LINES: Final = 2000
 _KINDS: Final = ("data", "control", "fault")
@@ -109,63 +113,46 @@ async def faults(request: web.Request) -> web.Response:
 
 
 async def book(request: web.Request) -> web.Response:
-    exchange = request.app[EXCHANGE_KEY]
-    product = request.query.get("product", "").upper()
-    state = exchange.products.get(product)
+    product = request.query.get("product", "")
+    state = request.app[EXCHANGE_KEY].book_state(product)
     if state is None:
         raise web.HTTPNotFound(
             text=_error_text(f"no synthetic book for {product!r}"), content_type="application/json"
         )
-    bids, asks = state.book_levels()
-    return _json({"product": product, "seq": state.book_seq, "bids": bids, "asks": asks})
+    return _json(state)
 
 
 async def connections(request: web.Request) -> web.Response:
-    exchange = request.app[EXCHANGE_KEY]
-    return _json(
-        [
-            {"id": conn.id, "subscriptions": sorted(f"{f}:{p}" for f, p in conn.subscriptions)}
-            for conn in exchange.connections
-        ]
-    )
-
-
-def _replay_state(request: web.Request) -> dict[str, object]:
-    exchange = request.app[EXCHANGE_KEY]
-    options = exchange.replay_options
-    source = exchange.replay
-    return {
-        "enabled": source is not None,
-        "path": str(source.path) if source else None,
-        "frames": len(source.frames) if source else 0,
-        "products": sorted(source.products) if source else [],
-        "speed": options.speed,
-        "skip_lines": sorted(options.skip_lines),
-    }
+    return _json(request.app[EXCHANGE_KEY].connection_states())
 
 
 async def get_replay(request: web.Request) -> web.Response:
-    return _json(_replay_state(request))
+    return _json(request.app[EXCHANGE_KEY].replay_state())
 
 
 async def set_replay(request: web.Request) -> web.Response:
     exchange = request.app[EXCHANGE_KEY]
-    if exchange.replay is None:
-        raise _bad_request("not in replay mode (start with --replay FILE)")
     try:
         update = msgspec.json.decode(await request.read(), type=ReplayRequest)
     except msgspec.DecodeError as exc:
         raise _bad_request(f"bad replay request: {exc}") from None
-    if update.speed is not None and update.speed < 0:
-        raise _bad_request("speed must be >= 0")
-    current = exchange.replay_options
-    exchange.replay_options = ReplayOptions(
-        speed=current.speed if update.speed is None else update.speed,
-        skip_lines=(
-            current.skip_lines if update.skip_lines is None else frozenset(update.skip_lines)
-        ),
-    )
-    return _json(_replay_state(request))
+    try:
+        exchange.set_replay(update.speed, update.skip_lines)
+    except ValueError as exc:
+        raise _bad_request(str(exc)) from None
+    return _json(exchange.replay_state())
+
+
+async def lifecycle(request: web.Request) -> web.Response:
+    try:
+        change = msgspec.json.decode(await request.read(), type=LifecycleRequest)
+    except msgspec.DecodeError as exc:
+        raise _bad_request(f"bad lifecycle request: {exc}") from None
+    try:
+        result = request.app[EXCHANGE_KEY].lifecycle(change)
+    except ValueError as exc:
+        raise _bad_request(str(exc)) from None
+    return _json({"product": change.product, "action": change.action, **result})
 
 
 def add_routes(app: web.Application) -> None:
@@ -176,3 +163,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/control/connections", connections)
     app.router.add_get("/control/replay", get_replay)
     app.router.add_post("/control/replay", set_replay)
+    app.router.add_post("/control/lifecycle", lifecycle)

@@ -31,7 +31,8 @@ from ssmd.simulator.kraken_futures.replay import ConnectionReplay, ReplayOptions
 from ssmd.simulator.ledger import Ledger, Record
 from ssmd.simulator.metrics import SimulatorMetrics
 from ssmd.simulator.settings import SimulatorSettings
-from ssmd.venues.kraken_futures.config import BOOK, HEARTBEAT, TRADE
+from ssmd.simulator.venue import LifecycleRequest
+from ssmd.venues.kraken_futures.config import BOOK, HEARTBEAT, TRADE, WS_PATH
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,66 @@ class KrakenFuturesExchange:
                 trade_snapshot_size=settings.trade_snapshot_size,
             )
         self._carry = dict.fromkeys(self.products, 0.0)
+
+    # -- the VenueExchange protocol (ssmd.simulator.venue) ---------------------------------
+    @property
+    def ws_path(self) -> str:
+        return WS_PATH
+
+    @property
+    def mode(self) -> str:
+        return "replay" if self.replay is not None else "synthetic"
+
+    def add_routes(self, app: web.Application) -> None:
+        """``/ws/v1`` and the public REST endpoints under ``/derivatives/api/v3``."""
+        # protocol and rest import this module for their app keys: import them late.
+        from ssmd.simulator.kraken_futures import protocol, rest  # noqa: PLC0415
+
+        app[protocol.EXCHANGE_KEY] = self
+        app[rest.CLOCK_KEY] = self._clock
+        app.router.add_get(WS_PATH, protocol.websocket_handler)
+        rest.add_routes(app)
+
+    def book_state(self, product: str) -> dict[str, object] | None:
+        state = self.products.get(product.upper())
+        if state is None:
+            return None
+        bids, asks = state.book_levels()
+        return {"product": product.upper(), "seq": state.book_seq, "bids": bids, "asks": asks}
+
+    def connection_states(self) -> list[dict[str, object]]:
+        return [
+            {"id": conn.id, "subscriptions": sorted(f"{f}:{p}" for f, p in conn.subscriptions)}
+            for conn in self.connections
+        ]
+
+    def replay_state(self) -> dict[str, object]:
+        options, source = self.replay_options, self.replay
+        return {
+            "enabled": source is not None,
+            "path": str(source.path) if source else None,
+            "frames": len(source.frames) if source else 0,
+            "products": sorted(source.products) if source else [],
+            "speed": options.speed,
+            "skip_lines": sorted(options.skip_lines),
+        }
+
+    def set_replay(self, speed: float | None, skip_lines: list[int] | None) -> None:
+        if self.replay is None:
+            raise ValueError("not in replay mode (start with --replay FILE)")
+        if speed is not None and speed < 0:
+            raise ValueError("speed must be >= 0")
+        current = self.replay_options
+        self.replay_options = ReplayOptions(
+            speed=current.speed if speed is None else speed,
+            skip_lines=current.skip_lines if skip_lines is None else frozenset(skip_lines),
+        )
+
+    def lifecycle(self, request: LifecycleRequest) -> dict[str, object]:
+        raise ValueError(
+            f"Kraken Futures products have no lifecycle control here ({request.action} "
+            f"{request.product}): perpetuals never close and fixed maturities expire by date"
+        )
 
     # -- connections ----------------------------------------------------------------------
     @property
