@@ -6,6 +6,7 @@
 - `DurableConsumer`: pull consumer, ack after the handler, nak with backoff, dead letters.
 - `BatchConsumer`: the same, a batch at a time: all acked after the batch handler returns.
 - `OrderedTail`: ordered, ephemeral read-only view from a time or last-per-subject.
+- `RequestServer` / `request`: core-NATS request/reply for control messages.
 
 Errors raised are `ssmd.core.errors` types (plus `PublishError` and `NotFoundError`
 here); nats-py's exceptions never escape. Metrics are ``ssmd_bus_*``.
@@ -43,6 +44,7 @@ from ssmd.bus.provisioning import (
     provision,
 )
 from ssmd.bus.publisher import EncodingPublisher, Publisher, publish_one
+from ssmd.bus.requests import RequestHandler, RequestServer, request
 from ssmd.bus.settings import BusSettings
 from ssmd.bus.tail import OrderedTail, TailStart, TailStats
 
@@ -75,6 +77,8 @@ __all__ = [
     "PublishFailure",
     "Publisher",
     "Rejected",
+    "RequestHandler",
+    "RequestServer",
     "StreamSpec",
     "TailStart",
     "TailStats",
@@ -82,4 +86,5 @@ __all__ = [
     "connect",
     "provision",
     "publish_one",
+    "request",
 ]

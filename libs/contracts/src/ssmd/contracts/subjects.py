@@ -21,6 +21,7 @@ signal.<name>.<venue>.<market>                  (core NATS)        signal
 dq.<env>.<venue>.<report>                       (core NATS)        dq
 archive.<env>.<event>                           (core NATS)        archiver
 tournament.<env>.<event>                        (core NATS)        tournament
+ctl.<env>.connector.<venue>.<shard>             (core NATS req)    operators, tests
 ==============================================  =================  ================
 
 Filters (`md_filter`, ...) take ``"*"`` for any token and collapse trailing wildcards into
@@ -219,6 +220,17 @@ def dead_letter_stream(env: str) -> StreamName:
     """``DLQ_<ENV>`` capturing ``dlq.<env>.>``."""
     check_env(env)
     return StreamName(f"DLQ_{env.upper()}", (f"dlq.{env}.>",))
+
+
+# -- control requests ----------------------------------------------------------------------
+
+
+def connector_control_subject(env: str, venue: str, shard: int) -> str:
+    """``ctl.<env>.connector.<venue>.<shard>``: requests to one connector shard
+    (add or drop markets at runtime), answered over core NATS request/reply."""
+    check_env(env)
+    check_name("venue", venue)
+    return f"ctl.{env}.connector.{venue}.{_shard(shard)}"
 
 
 # -- signals -------------------------------------------------------------------------------

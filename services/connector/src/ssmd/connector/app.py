@@ -8,22 +8,31 @@ Composition (all built in `start`, none at import time):
 
 `start` connects the bus, provisions ``MD_<ENV>_<VENUE>``, ``RAW_<ENV>_<VENUE>`` and
 ``DLQ_<ENV>`` (file storage, duplicate window), resolves this shard's markets (configured,
-or discovered over REST, with retries) and builds the pipeline. `run` serves until
-cancelled, and watches the publisher: acks that failed mean stored data is missing, so
-every market gets a Gap (``publish_failed``). `close` is the SIGTERM path: close the
-socket, flush the publisher, drain the bus.
+or discovered over REST, with retries; then `prepare_markets` looks up what subscribing
+them needs) and splits them over sockets of at most ``markets_per_socket`` markets, each a
+`SessionRunner` with its own `FramePipeline` (books, stats and the publisher are shared).
+`run` serves until cancelled, and watches the publisher: acks that failed mean stored data
+is missing, so every market gets a Gap (``publish_failed``). `close` is the SIGTERM path:
+close the sockets, flush the publisher, drain the bus.
+
+Markets change at runtime: `add_markets` / `drop_markets`, reached by requests on
+``ctl.<env>.connector.<venue>.<shard>`` (``{"op": "add"|"drop", "markets": [...]}``,
+answered with what was done), and drops the venue asks for (a settled market). Added
+markets go to a socket with room, or to a new one; only this shard's markets are taken.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final
+from collections.abc import Sequence
+from typing import Final, Literal
 
 import aiohttp
+import msgspec
 from prometheus_client import CollectorRegistry
 
-from ssmd.bus import Bus, BusSettings, Publisher, StreamSpec, connect, provision
+from ssmd.bus import Bus, BusSettings, Publisher, RequestServer, StreamSpec, connect, provision
 from ssmd.connector.adapters import adapter_for
 from ssmd.connector.adapters._template import VenueAdapter
 from ssmd.connector.admin import ConnectorService, book_handler, markets_handler
@@ -33,7 +42,12 @@ from ssmd.connector.pipeline import FramePipeline
 from ssmd.connector.publishing import MarketDataSink, MessagePublisher
 from ssmd.connector.session import SessionRunner
 from ssmd.connector.settings import ConnectorSettings
-from ssmd.contracts.subjects import dead_letter_stream, md_stream, raw_stream
+from ssmd.contracts.subjects import (
+    connector_control_subject,
+    dead_letter_stream,
+    md_stream,
+    raw_stream,
+)
 from ssmd.core.clock import Clock, LiveClock
 from ssmd.core.errors import SsmdError, TemporaryError
 from ssmd.core.retry import Backoff, retry_async
@@ -44,6 +58,20 @@ PUBLISHER_NAME: Final = "connector"
 _FAILURE_CHECK_S: Final = 1.0
 _FAILURE_CHECK_MAX_S: Final = 60.0
 _CONNECT_TIMEOUT_S: Final = 10.0
+_MAX_CONTROL_MARKETS: Final = 10_000
+
+
+class ControlRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Body of a request on the connector's control subject."""
+
+    op: Literal["add", "drop"]
+    markets: list[str]
+
+
+def _chunks(items: Sequence[str], size: int | None) -> list[list[str]]:
+    if not size:
+        return [list(items)]
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
 
 
 class Connector:
@@ -61,7 +89,9 @@ class Connector:
     ) -> None:
         self.settings = settings
         self.adapter = adapter or adapter_for(settings.venue)
-        self.adapter.check_channels(settings.channels)
+        self.channels = list(settings.channels or self.adapter.default_feeds)
+        self.adapter.check_channels(self.channels)
+        self.adapter.configure(settings)
         self.env = env
         self._bus_settings = bus_settings
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -72,9 +102,21 @@ class Connector:
         self.markets: list[str] = []  # canonical market ids of this shard
         self.bus: Bus | None = None
         self.publisher: Publisher | None = None
-        self.pipeline: FramePipeline | None = None
-        self.session: SessionRunner | None = None
+        self.runners: list[SessionRunner] = []
+        self.control: RequestServer | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self._runner_tasks: set[asyncio.Task[None]] = set()
+        self._changing = asyncio.Lock()  # one market-set change at a time
+        self.stats.is_subscribed = lambda: self.subscribed
+
+    @property
+    def markets_per_socket(self) -> int | None:
+        """Markets one socket carries: the setting, capped by the adapter's limit."""
+        limits = [
+            n for n in (self.settings.markets_per_socket, self.adapter.markets_per_socket) if n
+        ]
+        return min(limits) if limits else None
 
     # -- wiring -----------------------------------------------------------------------------
     @property
@@ -120,16 +162,45 @@ class Connector:
         if s.provision_streams:
             await provision(self.bus, streams=self.stream_specs())
         self.publisher = Publisher(self.bus, name=PUBLISHER_NAME)
-        self.symbols = await self._resolve_symbols(self._http)
-        self.markets = [self.adapter.market_id(symbol) for symbol in self.symbols]
-        self.stats.markets = len(self.markets)
-        self.pipeline = self.build_pipeline(self.publisher)
-        self.session = SessionRunner(
+        symbols = await self._resolve_symbols(self._http)
+        for chunk in _chunks(symbols, self.markets_per_socket):
+            if chunk:
+                self._new_runner(chunk)
+        self._refresh_markets()
+        self.control = RequestServer(
+            self.bus,
+            connector_control_subject(self.env, self.adapter.venue, s.shard),
+            self._on_control_request,
+        )
+        await self.control.start()
+        log.info(
+            "connector shard %d/%d serves %d market(s) on %d socket(s)",
+            s.shard,
+            s.shards,
+            len(self.markets),
+            len(self.runners),
+            extra={
+                "venue": self.adapter.venue,
+                "ws_url": self.ws_url,
+                "markets": self.symbols[:50],
+                "control_subject": self.control.subject,
+            },
+        )
+        if not self.markets:
+            log.warning("this shard serves no market yet; it waits for markets to be added")
+
+    def _new_runner(self, symbols: list[str]) -> SessionRunner:
+        """A socket for `symbols`, started now if the connector is running."""
+        s = self.settings
+        assert self._http is not None
+        assert self.publisher is not None
+        pipeline = self.build_pipeline(self.publisher, symbols=symbols)
+        runner = SessionRunner(
             url=self.ws_url,
             adapter=self.adapter,
-            symbols=self.symbols,
-            channels=s.channels,
-            pipeline=self.pipeline,
+            symbols=symbols,
+            channels=self.channels,
+            pipeline=pipeline,
             books=self.books,
             stats=self.stats,
             clock=self.clock,
@@ -140,27 +211,130 @@ class Connector:
             connect_timeout_s=_CONNECT_TIMEOUT_S,
             max_frame_bytes=s.max_frame_bytes,
         )
-        log.info(
-            "connector shard %d/%d serves %d market(s)",
-            s.shard,
-            s.shards,
-            len(self.markets),
-            extra={
-                "venue": self.adapter.venue,
-                "ws_url": self.ws_url,
-                "markets": self.symbols[:50],
-            },
-        )
-        if not self.markets:
-            log.warning("this shard serves no market; it only keeps the socket open")
+        self.runners.append(runner)
+        self.stats.sockets = len(self.runners)
+        if self._group is not None:
+            self._start_runner(self._group, runner)
+        return runner
 
-    def build_pipeline(self, publisher: MessagePublisher) -> FramePipeline:
-        """The frame pipeline of this shard's markets, publishing through `publisher`.
+    def _start_runner(self, group: asyncio.TaskGroup, runner: SessionRunner) -> None:
+        name = f"connector:session-{len(self._runner_tasks)}"
+        task = group.create_task(runner.run(), name=name)
+        self._runner_tasks.add(task)
+        task.add_done_callback(self._runner_tasks.discard)
+
+    def _refresh_markets(self) -> None:
+        self.symbols = [symbol for runner in self.runners for symbol in runner.symbols]
+        self.markets = [self.adapter.market_id(symbol) for symbol in self.symbols]
+        self.stats.markets = len(self.markets)
+
+    # -- markets at runtime -----------------------------------------------------------------
+    async def add_markets(self, symbols: Sequence[str]) -> dict[str, list[str]]:
+        """Serve `symbols` too: this shard's new ones are prepared and subscribed.
+
+        Returns ``added``, ``already`` (served before), ``other_shard`` (not this shard's)
+        and ``unknown`` (the venue does not know them).
+        """
+        s = self.settings
+        async with self._changing:
+            wanted = list(dict.fromkeys(self.adapter.symbol(symbol) for symbol in symbols))
+            served = set(self.symbols)
+            already = [symbol for symbol in wanted if symbol in served]
+            fresh = [symbol for symbol in wanted if symbol not in served]
+            owned = set(self.adapter.owned_markets(fresh, s.shards, s.shard))
+            mine = [symbol for symbol in fresh if symbol in owned]
+            assert self._http is not None
+            ready = (
+                await self.adapter.prepare_markets(
+                    self._http, self.rest_url, mine, s.rest_timeout_s
+                )
+                if mine
+                else []
+            )
+            unknown = [symbol for symbol in mine if symbol not in set(ready)]
+            await self._place(ready)
+            self._refresh_markets()
+        if ready:
+            log.info("markets added", extra={"venue": self.adapter.venue, "markets": ready[:50]})
+        return {
+            "added": ready,
+            "already": already,
+            "other_shard": [symbol for symbol in fresh if symbol not in owned],
+            "unknown": unknown,
+        }
+
+    async def _place(self, symbols: list[str]) -> None:
+        cap = self.markets_per_socket
+        rest = list(symbols)
+        for runner in self.runners:
+            if not rest:
+                return
+            room = len(rest) if cap is None else cap - len(runner.symbols)
+            if room > 0:
+                take, rest = rest[:room], rest[room:]
+                await runner.add_symbols(take)
+        for chunk in _chunks(rest, cap):
+            if chunk:
+                self._new_runner(chunk)
+
+    async def drop_markets(self, symbols: Sequence[str]) -> dict[str, list[str]]:
+        """Stop serving `symbols`; returns ``dropped`` and ``not_served``."""
+        async with self._changing:
+            wanted = list(dict.fromkeys(self.adapter.symbol(symbol) for symbol in symbols))
+            dropped: list[str] = []
+            for runner in self.runners:
+                mine = [symbol for symbol in wanted if symbol in set(runner.symbols)]
+                if mine:
+                    await runner.drop_symbols(mine)
+                    dropped.extend(mine)
+            self._refresh_markets()
+        if dropped:
+            log.info("markets dropped", extra={"venue": self.adapter.venue, "markets": dropped})
+        return {
+            "dropped": dropped,
+            "not_served": [symbol for symbol in wanted if symbol not in set(dropped)],
+        }
+
+    async def _on_control_request(self, body: bytes) -> bytes:
+        """``{"op": "add"|"drop", "markets": [...]}`` -> what was done, or ``{"error"}``."""
+        try:
+            request = msgspec.json.decode(body, type=ControlRequest)
+        except msgspec.DecodeError as exc:
+            return msgspec.json.encode(
+                {
+                    "error": f'bad request: {exc}; expected {{"op": "add"|"drop", '
+                    f'"markets": [symbols]}}'
+                }
+            )
+        if len(request.markets) > _MAX_CONTROL_MARKETS:
+            return msgspec.json.encode(
+                {"error": f"at most {_MAX_CONTROL_MARKETS} markets per request"}
+            )
+        if request.op == "add":
+            result = await self.add_markets(request.markets)
+        else:
+            result = await self.drop_markets(request.markets)
+        return msgspec.json.encode({"op": request.op, **result})
+
+    async def _dropped_by_venue(self, symbols: list[str]) -> None:
+        """The venue ended these markets (settled) or refused them for good."""
+        await self.drop_markets(symbols)
+
+    def build_pipeline(
+        self, publisher: MessagePublisher, symbols: Sequence[str] | None = None
+    ) -> FramePipeline:
+        """The frame pipeline of `symbols` (default: the shard's markets), publishing
+        through `publisher`.
 
         Production passes the bus `Publisher`; the benchmark feeds the same pipeline from
         memory, and a recording publisher captures what it would send.
         """
         s = self.settings
+        markets = (
+            self.markets
+            if symbols is None
+            else [self.adapter.market_id(symbol) for symbol in symbols]
+        )
         sink = MarketDataSink(
             publisher, env=self.env, venue=self.adapter.venue, shard=s.shard, shards=s.shards
         )
@@ -171,9 +345,10 @@ class Connector:
             books=self.books,
             stats=self.stats,
             clock=self.clock,
-            markets=self.markets,
+            markets=markets,
             per_market_book_seq=self.adapter.per_market_book_seq,
             publish_raw=s.publish_raw,
+            on_drop=self._dropped_by_venue,
         )
 
     async def _resolve_symbols(self, http: aiohttp.ClientSession) -> list[str]:
@@ -186,27 +361,39 @@ class Connector:
                 max_attempts=s.rest_attempts,
                 describe=f"market discovery at {self.rest_url}",
             )
-        return self.adapter.owned_markets(symbols, s.shards, s.shard)
+        owned = self.adapter.owned_markets(symbols, s.shards, s.shard)
+        if not owned:
+            return []
+        return await retry_async(
+            lambda: self.adapter.prepare_markets(http, self.rest_url, owned, s.rest_timeout_s),
+            backoff=Backoff(initial_s=s.reconnect_initial_s, max_s=s.reconnect_max_s),
+            max_attempts=s.rest_attempts,
+            describe=f"market details at {self.rest_url}",
+        )
 
     # -- running ----------------------------------------------------------------------------
     async def run(self) -> None:
         """`start` if needed, then serve until cancelled."""
-        if self.session is None:
+        if self.publisher is None:
             await self.start()
-        assert self.session is not None
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self.session.run(), name="connector:session")
-            group.create_task(self._watch_publish_failures(), name="connector:publish-failures")
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                for runner in self.runners:
+                    self._start_runner(group, runner)
+                group.create_task(self._watch_publish_failures(), name="connector:publish-failures")
+        finally:
+            self._group = None
 
     @property
     def subscribed(self) -> bool:
-        """True while the venue socket is open and every subscription is acknowledged."""
-        return self.session is not None and self.session.subscribed
+        """True while every socket with markets is open and its subscriptions acknowledged."""
+        active = [runner for runner in self.runners if runner.symbols]
+        return bool(active) and all(runner.subscribed for runner in active)
 
     async def _watch_publish_failures(self) -> None:
         """Every failed ack is a message JetStream may not hold: mark it with Gaps."""
         assert self.bus is not None
-        assert self.pipeline is not None
         stats = self.bus.metrics.publisher(PUBLISHER_NAME)
         seen = stats.failed_temporary + stats.failed_permanent
         owed = False
@@ -227,15 +414,18 @@ class Connector:
                 interval_s = _FAILURE_CHECK_S
             if owed:
                 try:
-                    await self.pipeline.publish_gaps("publish_failed")
+                    for runner in list(self.runners):
+                        await runner.pipeline.publish_gaps("publish_failed")
                     owed = False
                 except TemporaryError as exc:  # the bus is still down: try next round
                     log.warning("could not publish gaps yet: %s", exc)
 
     async def close(self) -> None:
-        """SIGTERM path: close the socket, flush the publisher, drain the bus."""
-        if self.session is not None:
-            await self.session.close()
+        """SIGTERM path: close the sockets, flush the publisher, drain the bus."""
+        if self.control is not None:
+            await self.control.stop()
+        for runner in self.runners:
+            await runner.close()
         if self.publisher is not None:
             try:
                 await self.publisher.flush()
@@ -256,9 +446,14 @@ class Connector:
         return await self.bus.ready()
 
     async def venue_ready(self) -> bool | str:
-        if self.session is None:
+        if self.publisher is None:
             return "starting (markets not resolved yet)"
-        return self.session.readiness()
+        problems = [
+            f"socket {index}: {state}"
+            for index, runner in enumerate(self.runners)
+            if (state := runner.readiness()) is not True
+        ]
+        return "; ".join(problems[:5]) if problems else True
 
     def register(self, service: ConnectorService) -> None:
         """Run inside `service`: checks, the serving task, the shutdown step, debug routes."""

@@ -8,7 +8,7 @@ called when there are none, so the hot path pays one truth test.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ssmd.contracts.events import BookDelta, BookSnapshot
@@ -92,17 +92,34 @@ class BookKeeper:
             state.unsynced_since_ns = now_ns
         state.synced = False
 
-    def reset(self, now_ns: int) -> None:
-        """A new socket: every book is emptied and waits for its snapshot."""
-        for state in self._books.values():
+    def reset(self, now_ns: int, markets: Iterable[str] | None = None) -> None:
+        """A new socket: its markets' books (default: every book) are emptied and wait for
+        their snapshots."""
+        states = (
+            self._books.values()
+            if markets is None
+            else [state for m in markets if (state := self._books.get(m)) is not None]
+        )
+        for state in states:
             state.book.clear()
             state.synced = False
             state.seq = None
             state.unsynced_since_ns = now_ns
 
-    def oldest_unsynced_ns(self) -> int | None:
-        """Since when the longest-waiting unsynced book has waited (None: all synced)."""
-        waiting = [s.unsynced_since_ns for s in self._books.values() if not s.synced]
+    def forget(self, markets: Iterable[str]) -> None:
+        """Markets no longer served: their books are gone (not waited for)."""
+        for market in markets:
+            self._books.pop(market, None)
+
+    def oldest_unsynced_ns(self, markets: Iterable[str] | None = None) -> int | None:
+        """Since when the longest-waiting unsynced book (of `markets`, default all) has
+        waited (None: all synced)."""
+        states = (
+            self._books.values()
+            if markets is None
+            else [state for m in markets if (state := self._books.get(m)) is not None]
+        )
+        waiting = [s.unsynced_since_ns for s in states if not s.synced]
         known = [since for since in waiting if since is not None]
         return min(known) if known else None
 

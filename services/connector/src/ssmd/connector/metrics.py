@@ -8,7 +8,7 @@ registry is scraped (the same approach as ``ssmd.bus.metrics``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -61,8 +61,11 @@ class ConnectorStats:
     watchdog_restarts: int = 0
     sessions: int = 0
     last_event_ns: int = 0  # wall clock, Unix ns, of the last frame that carried events
-    subscribed: bool = False
     markets: int = 0
+    sockets: int = 0
+    dropped_markets: int = 0  # markets the venue ended (settled) or refused for good
+    is_subscribed: Callable[[], bool] = field(default=lambda: False)
+    """Read at scrape time: every socket's subscriptions confirmed (set by the connector)."""
     publish_latency: LocalHistogram = field(
         default_factory=lambda: LocalHistogram(LATENCY_BUCKETS_S)
     )
@@ -158,10 +161,16 @@ class ConnectorCollector(Collector):
         )
         yield self._gauge(
             "ssmd_connector_subscribed",
-            "1 while the venue confirmed the subscriptions.",
-            s.subscribed,
+            "1 while the venue confirmed the subscriptions of every socket.",
+            s.is_subscribed(),
         )
         yield self._gauge("ssmd_connector_markets", "Markets this shard serves.", s.markets)
+        yield self._gauge("ssmd_connector_sockets", "Venue sockets of this shard.", s.sockets)
+        yield self._counter(
+            "ssmd_connector_dropped_markets",
+            "Markets dropped because the venue ended them (settled) or refused them for good.",
+            s.dropped_markets,
+        )
         latency = HistogramMetricFamily(
             "ssmd_connector_publish_latency_seconds",
             "Seconds from a frame's receipt to its last message handed to NATS (1 frame in 16).",

@@ -8,7 +8,9 @@ from memory). Per frame:
    cannot be parsed is on record;
 2. the adapter's parser turns it into canonical events or a control message; a
    `MalformedFrame` is counted and dead-lettered with its reason, and the session goes on;
-3. control messages go to the session's `VenueStream` (acks, venue errors);
+3. control messages go to the session's `VenueStream` (acks, venue errors, per-subscription
+   sequence numbers); what it asks for (`StreamActions`: requests to send, Gaps to publish,
+   markets to drop, a restart) is done before the frame's events are published;
 4. book events pass the sequence check (venues with per-market book numbering): a jump
    publishes a `Gap` (expected/received) and asks the venue for a fresh snapshot of that
    book; the book is not trusted (nor updated) until it arrives;
@@ -25,7 +27,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
-from ssmd.connector.adapters._template import FrameParser, VenueStream
+from ssmd.connector.adapters._template import FrameParser, GapNotice, StreamActions, VenueStream
 from ssmd.connector.books import BookKeeper
 from ssmd.connector.metrics import ConnectorStats
 from ssmd.connector.publishing import MarketDataSink
@@ -38,6 +40,10 @@ from ssmd.venues.errors import MalformedFrame
 log = logging.getLogger(__name__)
 
 SendFn = Callable[[bytes], Awaitable[None]]
+DropFn = Callable[[list[str]], Awaitable[None]]
+"""Called with venue symbols the session says this shard must stop serving."""
+RestartFn = Callable[[str], Awaitable[None]]
+"""Closes the current socket (the runner reconnects); the argument is the reason."""
 ALL_CHANNELS: Final = "all"
 """`Gap.channel` when every feed of a market lost data (reconnect, publish failure)."""
 
@@ -51,6 +57,14 @@ _LATENCY_SAMPLE_MASK: Final = 15  # latency is observed on one frame in 16: chea
 
 async def _no_send(_frame: bytes) -> None:
     """Where requests go while no socket is open (the benchmark, between sessions)."""
+
+
+async def _no_drop(_symbols: list[str]) -> None:
+    """Where drops go without a connector (the benchmark)."""
+
+
+async def _no_restart(_why: str) -> None:
+    """Where restarts go without a session runner (the benchmark)."""
 
 
 class FramePipeline:
@@ -68,6 +82,7 @@ class FramePipeline:
         markets: Sequence[str],
         per_market_book_seq: bool = True,
         publish_raw: bool = True,
+        on_drop: DropFn = _no_drop,
     ) -> None:
         self.venue = venue
         self.markets = tuple(markets)
@@ -81,7 +96,16 @@ class FramePipeline:
         self._publish_raw = publish_raw
         self._stream: VenueStream | None = None
         self._send: SendFn = _no_send
+        self._restart: RestartFn = _no_restart
+        self._on_drop = on_drop
         self._rejections_logged = 0
+
+    def set_markets(self, markets: Sequence[str]) -> None:
+        """The canonical market ids this pipeline's socket serves (Gaps on reconnect)."""
+        self.markets = tuple(markets)
+
+    def set_restart(self, restart: RestartFn) -> None:
+        self._restart = restart
 
     # -- session boundaries -----------------------------------------------------------------
     async def begin_session(
@@ -96,7 +120,7 @@ class FramePipeline:
         self._stream = stream
         self._send = send
         self._seq.reset()
-        self._books.reset(now_ns)
+        self._books.reset(now_ns, self.markets)
         if continuation:
             await self.publish_gaps("reconnect")
 
@@ -141,9 +165,7 @@ class FramePipeline:
             return
         control = result.control
         if control is not None:
-            stats.control_frames += 1
-            if self._stream is not None:
-                self._stream.on_control(control)
+            await self._on_control(control)
         events = result.events
         if not events:
             return
@@ -163,6 +185,45 @@ class FramePipeline:
                 await self._rejected(event, exc)
         if not stats.frames & _LATENCY_SAMPLE_MASK:
             stats.publish_latency.observe((self._clock.now_ns() - ts_recv_ns) / _NS_PER_S)
+
+    async def _on_control(self, control: object) -> None:
+        self._stats.control_frames += 1
+        if self._stream is not None:
+            actions = self._stream.on_control(control)
+            if actions:
+                await self.apply(actions)
+
+    async def apply(self, actions: StreamActions) -> None:
+        """Do what the session's stream asked: Gaps, requests, drops, a restart."""
+        for notice in actions.gaps:
+            await self._notice_gap(notice)
+        for request in actions.requests:
+            await self._send(request)
+        if actions.drop:
+            self._stats.dropped_markets += len(actions.drop)
+            await self._on_drop(list(actions.drop))
+        if actions.restart is not None:
+            await self._restart(actions.restart)
+
+    async def _notice_gap(self, notice: GapNotice) -> None:
+        market = notice.market
+        if notice.channel in ("book", ALL_CHANNELS):
+            self._books.unsync(market, self._clock.now_ns())
+            self._seq.on_snapshot(market, None)
+        self._stats.count_gap(notice.reason)
+        now_ns = self._clock.now_ns()
+        await self._publish(
+            Gap(
+                venue=self.venue,
+                market=market,
+                ts_event_ns=now_ns,
+                ts_recv_ns=now_ns,
+                channel=notice.channel,
+                reason=notice.reason,
+                expected_seq=notice.expected_seq,
+                received_seq=notice.received_seq,
+            )
+        )
 
     async def _publish(self, event: MarketEvent) -> None:
         try:

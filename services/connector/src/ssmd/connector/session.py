@@ -1,9 +1,16 @@
 """The WebSocket session runner: connect, subscribe, read, and reconnect forever.
 
-`SessionRunner.run` owns one socket at a time (aiohttp client). Each socket gets a fresh
-`VenueStream` from the adapter, the pipeline starts a new session (books and sequences
-reset; every socket after the first publishes a Gap per market), the subscribe requests
-go out, and every frame is handed to `FramePipeline.handle` with its receive time.
+`SessionRunner.run` owns one socket at a time (aiohttp client) serving its share of the
+shard's markets. Each socket gets a fresh `VenueStream` from the adapter, the pipeline
+starts a new session (its markets' books and sequences reset; every socket after the
+runner's first publishes a Gap per market), the subscribe requests go out (the upgrade
+request carries the adapter's `connect_headers`, e.g. signed authentication), and every
+frame is handed to `FramePipeline.handle` with its receive time.
+
+Markets are added and dropped at runtime (`add_symbols`, `drop_symbols`): the open
+session's stream sends the venue's requests for them, or, for venues that cannot change a
+subscription in place, the socket restarts with the new set. A runner with no market
+closes its socket and waits until it gets one.
 
 A socket ends when the venue closes it, the network fails, a ping goes unanswered (aiohttp
 ``heartbeat``), or the watchdog closes it: no frame for ``watchdog_s``, or a book that
@@ -79,6 +86,57 @@ class SessionRunner:
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stream: VenueStream | None = None
         self._frames = 0  # frames of the current socket; the watchdog watches it move
+        self._sessions = 0
+        self._has_markets = asyncio.Event()
+        if self._symbols:
+            self._has_markets.set()
+        self.problem: str | None = None  # why the venue refuses service (for /readyz)
+        pipeline.set_restart(self._restart_now)
+
+    # -- markets ----------------------------------------------------------------------------
+    @property
+    def pipeline(self) -> FramePipeline:
+        return self._pipeline
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self._symbols)
+
+    async def add_symbols(self, symbols: Sequence[str]) -> None:
+        """Serve `symbols` too (already-served ones are ignored)."""
+        new = [symbol for symbol in symbols if symbol not in self._symbols]
+        if not new:
+            return
+        self._symbols.extend(new)
+        self._pipeline.set_markets([self._adapter.market_id(symbol) for symbol in self._symbols])
+        self._has_markets.set()
+        await self._change(new, add=True)
+
+    async def drop_symbols(self, symbols: Sequence[str]) -> None:
+        """Stop serving `symbols` (unknown ones are ignored)."""
+        gone = [symbol for symbol in symbols if symbol in self._symbols]
+        if not gone:
+            return
+        dropped = set(gone)
+        self._symbols = [symbol for symbol in self._symbols if symbol not in dropped]
+        self._pipeline.set_markets([self._adapter.market_id(symbol) for symbol in self._symbols])
+        self._books.forget([self._adapter.market_id(symbol) for symbol in gone])
+        if not self._symbols:
+            self._has_markets.clear()
+            await self.close()
+            return
+        await self._change(gone, add=False)
+
+    async def _change(self, symbols: list[str], *, add: bool) -> None:
+        stream, ws = self._stream, self._ws
+        if stream is None or ws is None or ws.closed:
+            return  # the next socket subscribes the current set
+        requests = stream.add_markets(symbols) if add else stream.drop_markets(symbols)
+        if requests is None:
+            await self._restart_now("the market set changed")
+            return
+        for request in requests:
+            await ws.send_str(request.decode())
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -91,6 +149,10 @@ class SessionRunner:
 
     def readiness(self) -> bool | str:
         """For /readyz: True once the venue confirmed the subscriptions, else why not."""
+        if not self._symbols:
+            return True  # nothing to serve: an idle runner is not a problem
+        if self.problem is not None:
+            return self.problem
         if not self.connected or self._stream is None:
             return f"not connected to {self.url}"
         if not self._stream.subscribed:
@@ -102,12 +164,23 @@ class SessionRunner:
         """Connect, serve, reconnect, until cancelled."""
         attempt = 0
         while True:
+            await self._has_markets.wait()
             self._frames = 0
             reason = "closed by the venue"
             try:
-                await self._serve_one(continuation=self._stats.sessions > 0)
+                await self._serve_one(continuation=self._sessions > 0)
+            except aiohttp.WSServerHandshakeError as exc:
+                reason = f"handshake refused: HTTP {exc.status} {exc.message}"
+                if exc.status in (401, 403):
+                    self.problem = f"the venue refused the connection: {reason}"
+                    log.error(
+                        "venue refused the WebSocket handshake (check the credentials)",
+                        extra={"venue": self._adapter.venue, "status": exc.status},
+                    )
             except _RETRYABLE as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+            if not self._symbols:
+                continue  # dropped every market: wait for new ones, no backoff
             attempt = 1 if self._frames else attempt + 1
             self._stats.reconnects += 1
             delay_s = self._backoff.delay_s(attempt)
@@ -123,13 +196,16 @@ class SessionRunner:
         async with asyncio.timeout(self._connect_timeout_s):
             ws = await self._http.ws_connect(
                 self.url,
+                headers=self._adapter.connect_headers(self.url),
                 heartbeat=self._ping_interval_s,
                 autoping=True,
                 max_msg_size=self._max_frame_bytes,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=_CLOSE_TIMEOUT_S),
             )
-        stream = self._adapter.new_stream(self._symbols, self._channels)
+        stream = self._adapter.new_stream(list(self._symbols), self._channels)
         self._ws, self._stream = ws, stream
+        self.problem = None
+        self._sessions += 1
         self._stats.sessions += 1
         monitor: asyncio.Task[None] | None = None
         try:
@@ -149,7 +225,6 @@ class SessionRunner:
                     await monitor
             self._pipeline.end_session()
             self._ws = self._stream = None
-            self._stats.subscribed = False
             await ws.close()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -182,20 +257,22 @@ class SessionRunner:
     # -- watchdog and keep-alive ------------------------------------------------------------
     async def _monitor(self, ws: aiohttp.ClientWebSocketResponse, stream: VenueStream) -> None:
         """Close a socket that went silent or left a book unsynced; send app keep-alives."""
-        clock, stats = self._clock, self._stats
+        clock = self._clock
         seen = self._frames
         last_change_ns = clock.monotonic_ns()
         next_ping_ns = last_change_ns + round(self._ping_interval_s * _NS_PER_S)
         while not ws.closed:
             await clock.sleep(self._tick_s)
             now_ns = clock.monotonic_ns()
-            stats.subscribed = stream.subscribed
+            actions = stream.on_tick(clock.now_ns())
+            if actions:
+                await self._pipeline.apply(actions)
             if self._frames != seen:
                 seen, last_change_ns = self._frames, now_ns
             elif now_ns - last_change_ns >= self._watchdog_ns:
                 await self._restart(ws, f"no frame for {self._watchdog_ns / _NS_PER_S:g}s")
                 return
-            waiting_since = self._books.oldest_unsynced_ns()
+            waiting_since = self._books.oldest_unsynced_ns(self._pipeline.markets)
             if waiting_since is not None and clock.now_ns() - waiting_since >= self._watchdog_ns:
                 await self._restart(ws, "a book waited too long for its snapshot")
                 return
@@ -209,3 +286,10 @@ class SessionRunner:
         self._stats.watchdog_restarts += 1
         log.warning("watchdog: %s; restarting the socket", why, extra={"url": self.url})
         await ws.close()
+
+    async def _restart_now(self, why: str) -> None:
+        """Close the current socket (the loop reconnects) because the session asked."""
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            log.warning("restarting the socket: %s", why, extra={"url": self.url})
+            await ws.close()

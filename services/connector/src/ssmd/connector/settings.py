@@ -11,6 +11,7 @@ commas.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -26,8 +27,8 @@ class ConnectorSettings(SsmdSettings):
 
     venue: str = Field(
         "kraken_futures",
-        description="Venue adapter to run (a name token, e.g. 'kraken_futures'). Default "
-        "'kraken_futures', the only adapter so far.",
+        description="Venue adapter to run: kraken_futures, kalshi or polymarket. Default "
+        "'kraken_futures'.",
     )
     ws_url: str | None = Field(
         None,
@@ -47,12 +48,35 @@ class ConnectorSettings(SsmdSettings):
         "the markets of this shard are subscribed.",
     )
     channels: list[str] = Field(
-        default_factory=lambda: ["trade", "book", "ticker"],
-        min_length=1,
+        default_factory=list,
         max_length=32,
         description="Venue feeds to subscribe for every market (JSON array of the venue's feed "
-        "names). Default trade, book and ticker: executions, the full L2 book, top of book "
-        "with funding.",
+        "names). Default empty: the venue's defaults - Kraken Futures trade, book, ticker; "
+        "Kalshi trade, orderbook_delta, ticker, market_lifecycle_v2; Polymarket its one "
+        "market channel.",
+    )
+    markets_per_socket: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="Most markets one venue socket carries; more markets open more sockets. "
+        "Default 0: the venue adapter's limit (Polymarket 100 markets = 200 tokens, well "
+        "under its per-connection cap; Kraken Futures and Kalshi none).",
+    )
+    api_key_id: str | None = Field(
+        None,
+        description="Venue API key id for signed connections (Kalshi: KALSHI-ACCESS-KEY). "
+        "Default none: unsigned, public data only.",
+    )
+    api_private_key_path: Path | None = Field(
+        None,
+        description="File holding the venue API private key (Kalshi: the RSA key in PEM, "
+        "mounted from a Kubernetes Secret). Read at start, never logged. Default none.",
+    )
+    metadata_url: str | None = Field(
+        None,
+        description="Base URL of the venue's metadata API where it is separate from rest_url "
+        "(Polymarket: Gamma). Default none: the venue's production endpoint.",
     )
     shards: int = Field(
         1,
@@ -149,7 +173,14 @@ class ConnectorSettings(SsmdSettings):
             raise ValueError("must start with ws:// or wss://")
         return value
 
-    @field_validator("rest_url")
+    @field_validator("api_private_key_path")
+    @classmethod
+    def _key_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no key file at {value}")
+        return value
+
+    @field_validator("rest_url", "metadata_url")
     @classmethod
     def _http_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -12,8 +12,9 @@ file            hook         what it holds
 ``parse``       REQUIRED     frame -> canonical events + control message (`FrameParser`);
                              wraps ``ssmd.venues.<venue>.parse``, never re-implements it
 ``stream``      REQUIRED     one WebSocket session's protocol (`VenueStream`): subscribe
-                             requests, control answers, re-snapshot of one book,
-                             OPTIONAL application keep-alive
+                             requests, control answers (`StreamActions`: requests,
+                             gaps, markets to drop, restart), re-snapshot of one book,
+                             OPTIONAL runtime add/drop of markets, keep-alive, timers
 ``rest``        OPTIONAL     market discovery from the venue's REST API
 ``provider``    OPTIONAL     which markets this shard owns (default: the contract's
                              ``shard_of`` over canonical market ids)
@@ -24,12 +25,17 @@ The generic machinery (``ssmd.connector.session``, ``pipeline``, ``books``, ``se
 ``publishing``) never branches on the venue: whatever differs between venues is one of the
 hooks below. Abstract methods are REQUIRED; methods with a body are OPTIONAL defaults an
 adapter may override.
+
+Sessions: a connector shard runs one socket per `markets_per_socket` markets (venues cap
+what one socket may carry), each with its own `VenueStream` and frame pipeline; markets
+added at runtime go to a socket with room, or to a new one.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from ssmd.connector.sharding import owned_markets
@@ -39,6 +45,42 @@ from ssmd.core.errors import ConfigError
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from ssmd.connector.settings import ConnectorSettings
+
+
+@dataclass(frozen=True, slots=True)
+class GapNotice:
+    """Data of `market` (canonical id) on `channel` was lost: publish a Gap.
+
+    For channel ``book`` or ``all`` the connector's book of the market is also marked
+    unsynced, so deltas are not applied until a snapshot arrives.
+    """
+
+    market: str
+    channel: str
+    reason: str
+    expected_seq: int | None = None
+    received_seq: int | None = None
+
+
+@dataclass(slots=True)
+class StreamActions:
+    """What a `VenueStream` wants done after a control message or a timer tick."""
+
+    requests: list[bytes] = field(default_factory=list)
+    """Frames to send now, in order."""
+    gaps: list[GapNotice] = field(default_factory=list)
+    """Losses to publish as Gap events (before the frame's own events)."""
+    drop: list[str] = field(default_factory=list)
+    """Venue symbols this shard stops serving (settled markets, refused subscriptions)."""
+    restart: str | None = None
+    """Close the socket now and reconnect after the usual backoff; the reason is logged."""
+    problem: str | None = None
+    """Why the session cannot serve (bad credentials...): shown by /readyz until cleared."""
+
+    def __bool__(self) -> bool:
+        return bool(self.requests or self.gaps or self.drop or self.restart or self.problem)
 
 
 class ParsedFrame(Protocol):
@@ -77,8 +119,13 @@ class VenueStream(abc.ABC):
         """REQUIRED. Text frames to send right after connecting (subscribe every feed)."""
 
     @abc.abstractmethod
-    def on_control(self, control: object) -> None:
-        """REQUIRED. Take note of a control message (acks, refusals, venue errors, alerts)."""
+    def on_control(self, control: object) -> StreamActions | None:
+        """REQUIRED. Take note of a control message (acks, refusals, venue errors, alerts);
+        return what must be done about it (None: nothing).
+
+        It is called before the frame's events are published and applied, so a gap found
+        here unsyncs the book before the frame's deltas reach it.
+        """
 
     @abc.abstractmethod
     def resnapshot_requests(self, market: str) -> list[bytes]:
@@ -104,6 +151,23 @@ class VenueStream(abc.ABC):
         """
         return None
 
+    def on_tick(self, now_ns: int) -> StreamActions | None:  # noqa: ARG002 - the hook's signature
+        """OPTIONAL. Called a few times a second (wall clock `now_ns`): retries of refused
+        or rate-limited requests, timeouts of unanswered ones. Default: nothing."""
+        return None
+
+    def add_markets(self, symbols: Sequence[str]) -> list[bytes] | None:  # noqa: ARG002
+        """OPTIONAL. Requests that add `symbols` to this open session.
+
+        None (the default) when the venue cannot change a subscription in place: the
+        connector then restarts the socket, whose successor subscribes the new set.
+        """
+        return None
+
+    def drop_markets(self, symbols: Sequence[str]) -> list[bytes] | None:  # noqa: ARG002
+        """OPTIONAL. Requests that stop `symbols` on this open session (None: restart)."""
+        return None
+
 
 class VenueAdapter(abc.ABC):
     """The adapter of one venue: configuration and factories of its hooks."""
@@ -116,10 +180,25 @@ class VenueAdapter(abc.ABC):
     """config (REQUIRED): the production REST base URL ('' if the venue has none)."""
     feeds: ClassVar[frozenset[str]]
     """config (REQUIRED): feed names a connector may subscribe (settings ``channels``)."""
+    default_feeds: ClassVar[tuple[str, ...]]
+    """config (REQUIRED): feeds subscribed when the ``channels`` setting is empty."""
     per_market_book_seq: ClassVar[bool] = True
     """config (OPTIONAL): the venue numbers each market's book updates 1, 2, 3... from its
     snapshot, so the generic sequence tracker can find gaps. False for venues whose sequence
     is per subscription (their stream hook must detect gaps itself)."""
+    markets_per_socket: ClassVar[int | None] = None
+    """config (OPTIONAL): most markets one socket may carry (None: no limit); the
+    ``markets_per_socket`` setting may lower it."""
+
+    def configure(self, settings: ConnectorSettings) -> None:  # noqa: ARG002 - the hook's signature
+        """OPTIONAL. Read venue settings (credentials, metadata URLs) before anything runs;
+        raise `ConfigError` naming the field when they are wrong."""
+        return
+
+    def connect_headers(self, ws_url: str) -> dict[str, str]:  # noqa: ARG002
+        """OPTIONAL. HTTP headers of the WebSocket upgrade request (signed authentication),
+        computed afresh for every connection attempt. Default: none."""
+        return {}
 
     # -- config ---------------------------------------------------------------------------
     def check_channels(self, channels: Sequence[str]) -> None:
@@ -164,6 +243,17 @@ class VenueAdapter(abc.ABC):
             f"{self.venue} cannot discover markets; set SSMD_CONNECTOR_MARKETS",
             fields=("markets",),
         )
+
+    async def prepare_markets(
+        self,
+        http: aiohttp.ClientSession,  # noqa: ARG002 - the hook's signature
+        rest_url: str,  # noqa: ARG002 - the hook's signature
+        symbols: Sequence[str],
+        timeout_s: float,  # noqa: ARG002 - the hook's signature
+    ) -> list[str]:
+        """OPTIONAL. Look up what subscribing `symbols` needs (token ids...) before they
+        are subscribed; return the symbols that can be served (default: all of them)."""
+        return list(symbols)
 
     # -- provider -------------------------------------------------------------------------
     def owned_markets(self, symbols: Sequence[str], shards: int, shard: int) -> list[str]:

@@ -19,6 +19,7 @@ class KrakenFuturesAdapter(VenueAdapter):
     default_ws_url: ClassVar[str] = config.WS_URL
     default_rest_url: ClassVar[str] = config.REST_URL
     feeds: ClassVar[frozenset[str]] = config.FEEDS
+    default_feeds: ClassVar[tuple[str, ...]] = config.DEFAULT_FEEDS
     per_market_book_seq: ClassVar[bool] = True  # seq is per product, +1 per book message
 
     def symbol(self, symbol: str) -> str:

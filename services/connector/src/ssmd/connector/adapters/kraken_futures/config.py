@@ -15,6 +15,8 @@ WS_URL: Final = venue_config.WS_URL
 REST_URL: Final = venue_config.REST_URL
 FEEDS: Final = frozenset(venue_config.PRODUCT_FEEDS)
 """Public per-product feeds: book, trade, ticker, ticker_lite."""
+DEFAULT_FEEDS: Final = ("trade", "book", "ticker")
+"""Executions, the full L2 book, top of book with funding."""
 BOOK_FEED: Final = venue_config.BOOK
 HEARTBEAT_FEED: Final = venue_config.HEARTBEAT
 """Always subscribed as well: it keeps a quiet socket audible to the watchdog."""

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 from typing import Final
 
-from ssmd.connector.adapters._template import VenueStream
+from ssmd.connector.adapters._template import StreamActions, VenueStream
 from ssmd.connector.adapters.kraken_futures.config import BOOK_FEED, HEARTBEAT_FEED
 from ssmd.connector.adapters.kraken_futures.schemas import (
     AlertMsg,
@@ -43,7 +43,7 @@ class KrakenFuturesStream(VenueStream):
     def __init__(self, symbols: Sequence[str], channels: Sequence[str]) -> None:
         self._symbols = list(symbols)
         self._channels = list(channels)
-        self._expected = frozenset((feed, symbol) for feed in self._channels for symbol in symbols)
+        self._expected = {(feed, symbol) for feed in self._channels for symbol in symbols}
         self._acked: set[tuple[str, str]] = set()
         self.venue_errors: list[str] = []
         self._problems_logged = 0
@@ -76,7 +76,25 @@ class KrakenFuturesStream(VenueStream):
             f"acknowledged; waiting for {shown}{more}"
         )
 
-    def on_control(self, control: object) -> None:
+    def add_markets(self, symbols: Sequence[str]) -> list[bytes]:
+        """Subscribe every feed of the new products (acks tracked as at start)."""
+        new = [symbol for symbol in symbols if symbol not in self._symbols]
+        self._symbols.extend(new)
+        self._expected |= {(feed, symbol) for feed in self._channels for symbol in new}
+        step = PRODUCTS_PER_REQUEST
+        return [
+            requests.subscribe(feed, new[start : start + step])
+            for feed in self._channels
+            for start in range(0, len(new), step)
+        ]
+
+    def drop_markets(self, symbols: Sequence[str]) -> list[bytes]:
+        gone = [symbol for symbol in symbols if symbol in self._symbols]
+        self._symbols = [symbol for symbol in self._symbols if symbol not in set(gone)]
+        self._expected -= {(feed, symbol) for feed in self._channels for symbol in gone}
+        return [requests.unsubscribe(feed, gone) for feed in self._channels] if gone else []
+
+    def on_control(self, control: object) -> StreamActions | None:
         if isinstance(control, SubscribedMsg):
             for product in control.product_ids or ():
                 self._acked.add((control.feed or "", product.upper()))
@@ -93,6 +111,7 @@ class KrakenFuturesStream(VenueStream):
             self._problem(f"venue alert: {control.message}")
         elif isinstance(control, InfoMsg):
             log.debug("venue protocol version %s", control.version)
+        return None
 
     def _problem(self, text: str) -> None:
         if len(self.venue_errors) < _LOGGED_PROBLEMS:
