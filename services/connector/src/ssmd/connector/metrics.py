@@ -55,6 +55,7 @@ class ConnectorStats:
     events: dict[type[EventBase], int] = field(default_factory=dict)
     gaps: dict[str, int] = field(default_factory=dict)  # reason -> count
     stale_deltas: int = 0
+    foreign_events: int = 0  # events of markets this shard does not serve (not published)
     resnapshots: int = 0
     publish_rejected: int = 0
     reconnects: int = 0
@@ -166,6 +167,11 @@ class ConnectorCollector(Collector):
         )
         yield self._gauge("ssmd_connector_markets", "Markets this shard serves.", s.markets)
         yield self._gauge("ssmd_connector_sockets", "Venue sockets of this shard.", s.sockets)
+        yield self._counter(
+            "ssmd_connector_foreign_events",
+            "Events of markets this shard does not serve (venue-wide feeds), not published.",
+            s.foreign_events,
+        )
         yield self._counter(
             "ssmd_connector_dropped_markets",
             "Markets dropped because the venue ended them (settled) or refused them for good.",

@@ -14,7 +14,9 @@ from memory). Per frame:
 4. book events pass the sequence check (venues with per-market book numbering): a jump
    publishes a `Gap` (expected/received) and asks the venue for a fresh snapshot of that
    book; the book is not trusted (nor updated) until it arrives;
-5. every event is published under its md subject and dedup id (`publishing`).
+5. every event of a market this socket serves is published under its md subject and dedup
+   id (`publishing`); events of other markets (venue-wide feeds such as Kalshi's lifecycle
+   channel) are counted and skipped.
 
 Nothing here logs per event. A message NATS refuses outright (an oversized snapshot) is
 counted and leaves a Gap for its market; a bus that cannot take messages at all
@@ -86,6 +88,7 @@ class FramePipeline:
     ) -> None:
         self.venue = venue
         self.markets = tuple(markets)
+        self._served = frozenset(self.markets)
         self._parse = parser
         self._sink = sink
         self._books = books
@@ -101,8 +104,10 @@ class FramePipeline:
         self._rejections_logged = 0
 
     def set_markets(self, markets: Sequence[str]) -> None:
-        """The canonical market ids this pipeline's socket serves (Gaps on reconnect)."""
+        """The canonical market ids this pipeline's socket serves: only their events are
+        published, and they get the Gaps of a reconnect."""
         self.markets = tuple(markets)
+        self._served = frozenset(self.markets)
 
     def set_restart(self, restart: RestartFn) -> None:
         self._restart = restart
@@ -172,7 +177,11 @@ class FramePipeline:
         stats.last_event_ns = ts_recv_ns
         counts = stats.events
         publish = self._sink.event
+        served = self._served
         for event in events:
+            if event.market not in served:  # venue-wide feeds (lifecycle) cover others too
+                stats.foreign_events += 1
+                continue
             cls = type(event)
             counts[cls] = counts.get(cls, 0) + 1
             if isinstance(event, BookDelta):

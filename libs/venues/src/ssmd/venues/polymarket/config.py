@@ -38,3 +38,21 @@ notes say 500; nautilus_trader keeps 200), so this stays well below it."""
 YES: Final = "Yes"
 NO: Final = "No"
 """Outcome names of a binary market's two tokens, as Gamma and the CLOB print them."""
+
+MARKET_EVENT_TYPES: Final = frozenset(
+    {
+        BOOK,
+        PRICE_CHANGE,
+        LAST_TRADE_PRICE,
+        TICK_SIZE_CHANGE,
+        BEST_BID_ASK,
+        NEW_MARKET,
+        MARKET_RESOLVED,
+    }
+)
+"""Every market-channel `event_type` the parser reads."""
+USER_EVENT_TYPES: Final = frozenset({"order", "trade"})
+"""User-channel `event_type`s: not market data; the market parser reports them unsupported."""
+
+CLOB_END_CURSOR: Final = "LTE="
+"""`next_cursor` of the last page of CLOB `GET /markets` (base64 of "-1")."""
