@@ -46,6 +46,8 @@ DropFn = Callable[[list[str]], Awaitable[None]]
 """Called with venue symbols the session says this shard must stop serving."""
 RestartFn = Callable[[str], Awaitable[None]]
 """Closes the current socket (the runner reconnects); the argument is the reason."""
+ProblemFn = Callable[[str], None]
+"""Records why the venue refuses service (shown by /readyz until the next socket)."""
 ALL_CHANNELS: Final = "all"
 """`Gap.channel` when every feed of a market lost data (reconnect, publish failure)."""
 
@@ -67,6 +69,10 @@ async def _no_drop(_symbols: list[str]) -> None:
 
 async def _no_restart(_why: str) -> None:
     """Where restarts go without a session runner (the benchmark)."""
+
+
+def _no_problem(_why: str) -> None:
+    """Where problems go without a session runner (the benchmark)."""
 
 
 class FramePipeline:
@@ -100,6 +106,7 @@ class FramePipeline:
         self._stream: VenueStream | None = None
         self._send: SendFn = _no_send
         self._restart: RestartFn = _no_restart
+        self._problem: ProblemFn = _no_problem
         self._on_drop = on_drop
         self._rejections_logged = 0
 
@@ -109,8 +116,10 @@ class FramePipeline:
         self.markets = tuple(markets)
         self._served = frozenset(self.markets)
 
-    def set_restart(self, restart: RestartFn) -> None:
+    def set_session_hooks(self, *, restart: RestartFn, problem: ProblemFn) -> None:
+        """How this pipeline's session runner restarts its socket and records problems."""
         self._restart = restart
+        self._problem = problem
 
     # -- session boundaries -----------------------------------------------------------------
     async def begin_session(
@@ -211,6 +220,9 @@ class FramePipeline:
         if actions.drop:
             self._stats.dropped_markets += len(actions.drop)
             await self._on_drop(list(actions.drop))
+        if actions.problem is not None:
+            log.error("venue session problem: %s", actions.problem, extra={"venue": self.venue})
+            self._problem(actions.problem)
         if actions.restart is not None:
             await self._restart(actions.restart)
 

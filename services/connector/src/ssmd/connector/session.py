@@ -91,7 +91,7 @@ class SessionRunner:
         if self._symbols:
             self._has_markets.set()
         self.problem: str | None = None  # why the venue refuses service (for /readyz)
-        pipeline.set_restart(self._restart_now)
+        pipeline.set_session_hooks(restart=self._restart_now, problem=self._set_problem)
 
     # -- markets ----------------------------------------------------------------------------
     @property
@@ -286,6 +286,9 @@ class SessionRunner:
         self._stats.watchdog_restarts += 1
         log.warning("watchdog: %s; restarting the socket", why, extra={"url": self.url})
         await ws.close()
+
+    def _set_problem(self, why: str) -> None:
+        self.problem = why
 
     async def _restart_now(self, why: str) -> None:
         """Close the current socket (the loop reconnects) because the session asked."""
