@@ -7,4 +7,5 @@ Modules, as in every venue package:
 * `parse`: `PolymarketParser`, the one place where wire becomes canonical events.
 * `rest`: Gamma and CLOB reference data (markets, events, tokens, book).
 * `requests`: the client's market-channel frames (subscribe, unsubscribe, PING).
+* `tokens`: `MarketTokens` (condition id + YES/NO token ids) and the live `TokenIndex`.
 """
