@@ -42,7 +42,7 @@ demo: ## Run the whole mesh locally on embedded servers (ssmd up); Ctrl-C stops 
 lint: ## ruff, ruff format --check, mypy strict, import-linter contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	MYPYPATH=$(subst $(eval) ,:,$(SRC_DIRS)) $(BIN)/mypy $(SRC_DIRS) bench
+	MYPYPATH=$(subst $(eval) ,:,$(SRC_DIRS)):bench $(BIN)/mypy $(SRC_DIRS) bench
 	$(BIN)/lint-imports
 
 .PHONY: fmt

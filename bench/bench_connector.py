@@ -1,9 +1,10 @@
 """Benchmark of the connector's frame path against raw nats-py publishing, on one loopback server.
 
 Run: ``.venv/bin/python bench/bench_connector.py`` (about a minute; ``--quick`` for a smoke
-run). It starts its own nats-server with file storage (as in production) in a temporary
-directory, generates synthetic Kraken Futures frames (book snapshots, then ~90 % book
-deltas and ~10 % trades over 10 products; ~130-byte frames as on the venue) and measures,
+run; ``--venue kalshi`` for one venue). It starts its own nats-server with file storage (as
+in production) in a temporary directory and, for each venue (Kraken Futures, Kalshi,
+Polymarket), generates synthetic frames in the venue's wire format (book snapshots, then
+~90 % book updates and ~10 % trades over 10 markets; see ``venue_frames.py``) and measures,
 each as the median of three interleaved runs:
 
   a. the connector: every frame through ``FramePipeline.handle`` (the production hot
@@ -27,7 +28,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import random
 import statistics
 import sys
 import tempfile
@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-import msgspec
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry
+from venue_frames import GENERATORS, polymarket_tokens
 
 from ssmd.bus import Bus, BusSettings, Publisher, connect, provision
 from ssmd.connector.app import Connector
@@ -52,80 +52,9 @@ RUNS = 3
 RUN_TIMEOUT_S = 60.0
 WINDOW = 4096  # raw pipeline's messages in flight (the Publisher uses its own setting)
 ENV = "bench"
-PRODUCTS = [f"PF_B{i}USD" for i in range(10)]
-LEVELS_PER_SIDE = 50
-TRADE_SHARE = 0.1
 SEED = 7
 
 Message = tuple[str, bytes, str, dict[str, str]]
-
-
-# -- frames -----------------------------------------------------------------------------------
-
-
-def make_frames(n: int) -> list[bytes]:
-    """`n` Kraken Futures frames: a snapshot per product, then deltas and trades."""
-    rng = random.Random(SEED)
-    encode = msgspec.json.encode
-    frames: list[bytes] = []
-    seqs = dict.fromkeys(PRODUCTS, 1000)
-    trade_seqs = dict.fromkeys(PRODUCTS, 1)
-    mids = {p: 1000.0 + 100 * i for i, p in enumerate(PRODUCTS)}
-    ts_ms = 1_700_000_000_000
-    for product in PRODUCTS:
-        mid = mids[product]
-        bids = [{"price": mid - 0.5 * (k + 1), "qty": 1.0 + k} for k in range(LEVELS_PER_SIDE)]
-        asks = [{"price": mid + 0.5 * (k + 1), "qty": 1.0 + k} for k in range(LEVELS_PER_SIDE)]
-        frames.append(
-            encode(
-                {
-                    "feed": "book_snapshot",
-                    "product_id": product,
-                    "timestamp": ts_ms,
-                    "seq": seqs[product],
-                    "tickSize": None,
-                    "bids": bids,
-                    "asks": asks,
-                }
-            )
-        )
-    while len(frames) < n:
-        product = rng.choice(PRODUCTS)
-        ts_ms += 1
-        if rng.random() < TRADE_SHARE:
-            trade_seqs[product] += 1
-            frames.append(
-                b'{"feed":"trade","product_id":"%s","uid":"%08x-bench","side":"%s",'
-                b'"type":"fill","seq":%d,"time":%d,"qty":%s,"price":%s}'
-                % (
-                    product.encode(),
-                    rng.getrandbits(32),
-                    rng.choice((b"buy", b"sell")),
-                    trade_seqs[product],
-                    ts_ms,
-                    f"{rng.randint(1, 500) / 100:g}".encode(),
-                    f"{mids[product] + rng.randint(-4, 4) * 0.5:.1f}".encode(),
-                )
-            )
-            continue
-        seqs[product] += 1
-        buy = rng.random() < 0.5
-        offset = 0.5 * rng.randint(1, LEVELS_PER_SIDE)
-        price = mids[product] - offset if buy else mids[product] + offset
-        qty = 0 if rng.random() < 0.2 else rng.randint(1, 5000) / 100
-        frames.append(
-            b'{"feed":"book","product_id":"%s","side":"%s","seq":%d,"price":%s,"qty":%s,'
-            b'"timestamp":%d}'
-            % (
-                product.encode(),
-                b"buy" if buy else b"sell",
-                seqs[product],
-                f"{price:.1f}".encode(),
-                f"{qty:g}".encode(),
-                ts_ms,
-            )
-        )
-    return frames
 
 
 # -- the connector path -----------------------------------------------------------------------
@@ -148,14 +77,20 @@ class Recorder:
         self.messages.append((subject, payload, msg_id, dict(headers or {})))
 
 
-def new_connector(bus_settings: BusSettings, *, publish_raw: bool) -> Connector:
+def new_connector(
+    bus_settings: BusSettings, venue: str, symbols: list[str], *, publish_raw: bool
+) -> Connector:
     settings = ConnectorSettings(
-        markets=PRODUCTS, publish_raw=publish_raw, ws_url="ws://127.0.0.1:1/ws/v1"
+        venue=venue, markets=symbols, publish_raw=publish_raw, ws_url="ws://127.0.0.1:1/x"
     )
     connector = Connector(
         settings, bus_settings=bus_settings, env=ENV, registry=CollectorRegistry()
     )
-    connector.markets = [connector.adapter.market_id(p) for p in PRODUCTS]
+    connector.markets = [connector.adapter.market_id(s) for s in symbols]
+    index = getattr(connector.adapter, "index", None)
+    if index is not None:  # Polymarket: the token ids REST discovery would have found
+        for i in range(len(symbols)):
+            index.add(polymarket_tokens(i))
     return connector
 
 
@@ -183,23 +118,32 @@ async def _no_send(_request: bytes) -> None:
 @dataclass(frozen=True)
 class Workload:
     label: str
+    venue: str
+    symbols: list[str]
     publish_raw: bool
     frames: list[bytes]
     messages: list[Message]
     events: int
 
+    def connector(self, bus_settings: BusSettings) -> Connector:
+        return new_connector(bus_settings, self.venue, self.symbols, publish_raw=self.publish_raw)
 
-async def dry_run(bus_settings: BusSettings, frames: list[bytes], *, publish_raw: bool) -> Workload:
-    connector = new_connector(bus_settings, publish_raw=publish_raw)
+
+async def dry_run(
+    bus_settings: BusSettings, venue: str, n_frames: int, *, publish_raw: bool
+) -> Workload:
+    symbols, frames = GENERATORS[venue](n_frames, SEED)
+    connector = new_connector(bus_settings, venue, symbols, publish_raw=publish_raw)
     recorder = Recorder()
     events = await feed(connector, frames, recorder)
-    label = "raw frames on " if publish_raw else "raw frames off"
-    return Workload(label, publish_raw, frames, recorder.messages, events)
+    assert connector.stats.malformed_frames == 0, "the benchmark's frames must all parse"
+    label = f"{venue}, raw frames {'on' if publish_raw else 'off'}"
+    return Workload(label, venue, symbols, publish_raw, frames, recorder.messages, events)
 
 
 async def connector_run(bus: Bus, bus_settings: BusSettings, work: Workload) -> float:
     """Seconds for the connector to get every message of `work` acknowledged."""
-    connector = new_connector(bus_settings, publish_raw=work.publish_raw)
+    connector = work.connector(bus_settings)
     await fresh_streams(bus, connector)
     started = time.perf_counter()
     async with Publisher(bus, name="bench") as publisher:
@@ -222,7 +166,7 @@ async def _check_stored(bus: Bus, connector: Connector, expected: int) -> None:
 
 async def ceiling_run(bus: Bus, bus_settings: BusSettings, nc: NatsClient, work: Workload) -> float:
     """Seconds for raw nats-py to get the same pre-encoded messages acknowledged."""
-    connector = new_connector(bus_settings, publish_raw=work.publish_raw)
+    connector = work.connector(bus_settings)
     await fresh_streams(bus, connector)
     messages = [(s, p, {"Nats-Msg-Id": i, **h}) for s, p, i, h in work.messages]
     n = len(messages)
@@ -271,13 +215,11 @@ async def median_of_runs(runs: list[Callable[[], Awaitable[float]]]) -> list[flo
     return [statistics.median(t) for t in times]
 
 
-async def bench(url: str, n_frames: int) -> None:
+async def bench(url: str, n_frames: int, venues: list[str]) -> None:
     bus_settings = BusSettings(urls=(url,), name="bench-connector")
     bus = await connect(bus_settings, registry=CollectorRegistry())
     nc = await nats.connect(url, name="bench-raw", pending_size=bus_settings.reconnect_buffer_bytes)
     try:
-        frames = make_frames(n_frames)
-        avg_bytes = sum(map(len, frames)) / len(frames)
         load = os.getloadavg()
         print(
             f"machine: {os.cpu_count()} CPUs, {platform.machine()}, load {load[0]:.2f} "
@@ -286,10 +228,14 @@ async def bench(url: str, n_frames: int) -> None:
             f"nats-server {nc.connected_server_version}"
         )
         print(
-            f"JetStream file storage on loopback; {len(frames):,} frames ({avg_bytes:.0f} B avg; "
-            f"{len(PRODUCTS)} products); median of {RUNS} interleaved runs"
+            f"JetStream file storage on loopback; {n_frames:,} frames per venue (10 markets); "
+            f"median of {RUNS} interleaved runs"
         )
-        works = [await dry_run(bus_settings, frames, publish_raw=raw) for raw in (True, False)]
+        works = [
+            await dry_run(bus_settings, venue, n_frames, publish_raw=raw)
+            for venue in venues
+            for raw in (True, False)
+        ]
         runs: list[Callable[[], Awaitable[float]]] = []
         for work in works:
             runs.append(lambda work=work: connector_run(bus, bus_settings, work))  # type: ignore[misc]
@@ -298,7 +244,11 @@ async def bench(url: str, n_frames: int) -> None:
         for i, work in enumerate(works):
             mine_s, ceiling_s = medians[2 * i], medians[2 * i + 1]
             msgs = len(work.messages)
-            print(f"{work.label}: {work.events:,} events, {msgs:,} messages")
+            frames = work.frames
+            avg_bytes = sum(map(len, frames)) / len(frames)
+            print(
+                f"{work.label}: {work.events:,} events, {msgs:,} messages, {avg_bytes:.0f} B/frame"
+            )
             print(
                 f"  connector  {work.events / mine_s:>10,.0f} events/s  "
                 f"{msgs / mine_s:>10,.0f} msg/s  ({len(frames) / mine_s:,.0f} frames/s)"
@@ -315,10 +265,11 @@ async def bench(url: str, n_frames: int) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     n_frames = 10_000 if args.quick else 40_000
+    venues = [args.venue] if args.venue else list(GENERATORS)
     with tempfile.TemporaryDirectory(prefix="ssmd-bench-") as tmp:
         server = NatsServer(Path(tmp), store="file").start()
         try:
-            await bench(server.url, n_frames)
+            await bench(server.url, n_frames, venues)
         finally:
             server.stop()
 
@@ -326,4 +277,5 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small N, for a smoke run")
+    parser.add_argument("--venue", choices=sorted(GENERATORS), help="one venue only")
     asyncio.run(main(parser.parse_args()))

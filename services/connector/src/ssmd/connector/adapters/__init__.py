@@ -10,11 +10,15 @@ from collections.abc import Callable
 from typing import Final
 
 from ssmd.connector.adapters._template import VenueAdapter
+from ssmd.connector.adapters.kalshi.adapter import KalshiAdapter
 from ssmd.connector.adapters.kraken_futures.adapter import KrakenFuturesAdapter
+from ssmd.connector.adapters.polymarket.adapter import PolymarketAdapter
 from ssmd.core.errors import ConfigError
 
 ADAPTERS: Final[dict[str, Callable[[], VenueAdapter]]] = {
     KrakenFuturesAdapter.venue: KrakenFuturesAdapter,
+    KalshiAdapter.venue: KalshiAdapter,
+    PolymarketAdapter.venue: PolymarketAdapter,
 }
 
 
