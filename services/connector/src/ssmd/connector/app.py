@@ -208,6 +208,9 @@ class Connector:
             backoff=Backoff(initial_s=s.reconnect_initial_s, max_s=s.reconnect_max_s),
             watchdog_s=s.watchdog_s,
             ping_interval_s=s.ping_interval_s,
+            book_refresh_s=(
+                self.adapter.book_refresh_s if s.book_refresh_s is None else s.book_refresh_s
+            ),
             connect_timeout_s=_CONNECT_TIMEOUT_S,
             max_frame_bytes=s.max_frame_bytes,
         )

@@ -81,6 +81,15 @@ class BookKeeper:
         if self._listeners:
             self._notify(state)
 
+    def differs(self, snapshot: BookSnapshot) -> bool:
+        """Whether `snapshot` differs from the current book of its market."""
+        state = self._books.get(snapshot.market)
+        if state is None:
+            return True
+        fresh = OrderBook(snapshot.market)
+        fresh.apply_snapshot_event(snapshot)
+        return fresh != state.book
+
     def is_synced(self, market: str) -> bool:
         state = self._books.get(market)
         return state is not None and state.synced

@@ -57,6 +57,7 @@ class ConnectorStats:
     stale_deltas: int = 0
     foreign_events: int = 0  # events of markets this shard does not serve (not published)
     resnapshots: int = 0
+    book_refreshes: int = 0  # periodic re-fetches of a book (venues without sequence numbers)
     publish_rejected: int = 0
     reconnects: int = 0
     watchdog_restarts: int = 0
@@ -167,6 +168,11 @@ class ConnectorCollector(Collector):
         )
         yield self._gauge("ssmd_connector_markets", "Markets this shard serves.", s.markets)
         yield self._gauge("ssmd_connector_sockets", "Venue sockets of this shard.", s.sockets)
+        yield self._counter(
+            "ssmd_connector_book_refreshes",
+            "Books re-fetched periodically to prove no update was lost (no-sequence venues).",
+            s.book_refreshes,
+        )
         yield self._counter(
             "ssmd_connector_foreign_events",
             "Events of markets this shard does not serve (venue-wide feeds), not published.",

@@ -13,7 +13,9 @@ from memory). Per frame:
    markets to drop, a restart) is done before the frame's events are published;
 4. book events pass the sequence check (venues with per-market book numbering): a jump
    publishes a `Gap` (expected/received) and asks the venue for a fresh snapshot of that
-   book; the book is not trusted (nor updated) until it arrives;
+   book; the book is not trusted (nor updated) until it arrives. A snapshot of a book in
+   sync that differs from it (a periodic refresh on venues without sequence numbers) is
+   preceded by a `Gap` (``snapshot_mismatch``): updates were lost in between;
 5. every event of a market this socket serves is published under its md subject and dedup
    id (`publishing`); events of other markets (venue-wide feeds such as Kalshi's lifecycle
    channel) are counted and skipped.
@@ -163,25 +165,20 @@ class FramePipeline:
         stats = self._stats
         stats.frames += 1
         if self._publish_raw:
-            try:
-                await self._sink.raw(frame)
-            except PermanentError as exc:  # e.g. larger than NATS takes: the events still go
-                self._refused("raw frame", exc)
+            await self._raw(frame)
         try:
             result = self._parse(frame, ts_recv_ns)
         except MalformedFrame as exc:
-            stats.malformed_frames += 1
-            try:
-                await self._sink.dead_letter(frame, exc.reason)
-                stats.dead_letters += 1
-            except PermanentError as refusal:
-                self._refused("dead letter", refusal)
+            await self._dead_letter(frame, exc)
             return
         control = result.control
+        drop: list[str] = []
         if control is not None:
-            await self._on_control(control)
+            drop = await self._on_control(control)
         events = result.events
         if not events:
+            if drop:
+                await self._drop(drop)
             return
         stats.last_event_ns = ts_recv_ns
         counts = stats.events
@@ -196,20 +193,47 @@ class FramePipeline:
             if isinstance(event, BookDelta):
                 await self._on_delta(event)
             elif isinstance(event, BookSnapshot):
-                self._on_snapshot(event)
+                await self._on_snapshot(event)
             try:
                 await publish(event)
             except PermanentError as exc:  # refused outright: this one message is lost
                 await self._rejected(event, exc)
         if not stats.frames & _LATENCY_SAMPLE_MASK:
             stats.publish_latency.observe((self._clock.now_ns() - ts_recv_ns) / _NS_PER_S)
+        if drop:  # after the frame's own events (a settled market's MarketStatus)
+            await self._drop(drop)
 
-    async def _on_control(self, control: object) -> None:
+    async def _raw(self, frame: bytes) -> None:
+        try:
+            await self._sink.raw(frame)
+        except PermanentError as exc:  # e.g. larger than NATS takes: the events still go
+            self._refused("raw frame", exc)
+
+    async def _dead_letter(self, frame: bytes, error: MalformedFrame) -> None:
+        """Count a frame that cannot be parsed and keep it, with its reason, in the DLQ."""
+        self._stats.malformed_frames += 1
+        try:
+            await self._sink.dead_letter(frame, error.reason)
+            self._stats.dead_letters += 1
+        except PermanentError as refusal:
+            self._refused("dead letter", refusal)
+
+    async def _on_control(self, control: object) -> list[str]:
+        """Hand a control message to the stream; do what it asks now, except the drops,
+        which are returned to be done once the frame's events are published."""
         self._stats.control_frames += 1
-        if self._stream is not None:
-            actions = self._stream.on_control(control)
-            if actions:
-                await self.apply(actions)
+        if self._stream is None:
+            return []
+        actions = self._stream.on_control(control)
+        if not actions:
+            return []
+        drop, actions.drop = actions.drop, []
+        await self.apply(actions)
+        return drop
+
+    async def _drop(self, symbols: list[str]) -> None:
+        self._stats.dropped_markets += len(symbols)
+        await self._on_drop(symbols)
 
     async def apply(self, actions: StreamActions) -> None:
         """Do what the session's stream asked: Gaps, requests, drops, a restart."""
@@ -218,8 +242,7 @@ class FramePipeline:
         for request in actions.requests:
             await self._send(request)
         if actions.drop:
-            self._stats.dropped_markets += len(actions.drop)
-            await self._on_drop(list(actions.drop))
+            await self._drop(list(actions.drop))
         if actions.problem is not None:
             log.error("venue session problem: %s", actions.problem, extra={"venue": self.venue})
             self._problem(actions.problem)
@@ -253,9 +276,23 @@ class FramePipeline:
             await self._rejected(event, exc)
 
     # -- books ------------------------------------------------------------------------------
-    def _on_snapshot(self, event: BookSnapshot) -> None:
+    async def _on_snapshot(self, event: BookSnapshot) -> None:
+        """A snapshot of a book believed in sync that differs from it proves lost updates
+        (the only proof on venues without sequence numbers): a Gap precedes it."""
         if self._per_market_seq:
             self._seq.on_snapshot(event.market, event.seq)
+        if self._books.is_synced(event.market) and self._books.differs(event):
+            self._stats.count_gap("snapshot_mismatch")
+            await self._publish(
+                Gap(
+                    venue=self.venue,
+                    market=event.market,
+                    ts_event_ns=event.ts_event_ns,
+                    ts_recv_ns=event.ts_recv_ns,
+                    channel="book",
+                    reason="snapshot_mismatch",
+                )
+            )
         self._books.apply_snapshot(event)
 
     async def _on_delta(self, event: BookDelta) -> None:

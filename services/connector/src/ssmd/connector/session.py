@@ -66,6 +66,7 @@ class SessionRunner:
         watchdog_s: float,
         ping_interval_s: float,
         connect_timeout_s: float,
+        book_refresh_s: float = 0.0,
         max_frame_bytes: int,
     ) -> None:
         self.url = url
@@ -81,6 +82,8 @@ class SessionRunner:
         self._watchdog_ns = round(watchdog_s * _NS_PER_S)
         self._tick_s = min(_MAX_TICK_S, max(_MIN_TICK_S, watchdog_s / 4))
         self._ping_interval_s = ping_interval_s
+        self._book_refresh_ns = round(book_refresh_s * _NS_PER_S)
+        self._refresh_index = 0
         self._connect_timeout_s = connect_timeout_s
         self._max_frame_bytes = max_frame_bytes
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -261,6 +264,7 @@ class SessionRunner:
         seen = self._frames
         last_change_ns = clock.monotonic_ns()
         next_ping_ns = last_change_ns + round(self._ping_interval_s * _NS_PER_S)
+        next_refresh_ns = last_change_ns + self._refresh_step_ns()
         while not ws.closed:
             await clock.sleep(self._tick_s)
             now_ns = clock.monotonic_ns()
@@ -276,11 +280,31 @@ class SessionRunner:
             if waiting_since is not None and clock.now_ns() - waiting_since >= self._watchdog_ns:
                 await self._restart(ws, "a book waited too long for its snapshot")
                 return
+            if self._book_refresh_ns and now_ns >= next_refresh_ns:
+                next_refresh_ns = now_ns + self._refresh_step_ns()
+                await self._refresh_next_book(stream)
             if now_ns >= next_ping_ns:
                 next_ping_ns = now_ns + round(self._ping_interval_s * _NS_PER_S)
                 ping = stream.keepalive_request()
                 if ping is not None:
                     await ws.send_str(ping.decode())
+
+    def _refresh_step_ns(self) -> int:
+        """Spacing of book refreshes: every market once per ``book_refresh_s``."""
+        return self._book_refresh_ns // max(1, len(self._symbols))
+
+    async def _refresh_next_book(self, stream: VenueStream) -> None:
+        """Re-fetch the next market's book (round robin); the pipeline compares it."""
+        if not self._symbols:
+            return
+        symbol = self._symbols[self._refresh_index % len(self._symbols)]
+        self._refresh_index += 1
+        market = self._adapter.market_id(symbol)
+        if not self._books.is_synced(market):
+            return  # a snapshot is on its way anyway
+        self._stats.book_refreshes += 1
+        for request in stream.resnapshot_requests(market):
+            await self._send(request)
 
     async def _restart(self, ws: aiohttp.ClientWebSocketResponse, why: str) -> None:
         self._stats.watchdog_restarts += 1

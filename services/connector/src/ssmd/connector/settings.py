@@ -63,6 +63,14 @@ class ConnectorSettings(SsmdSettings):
         "Default 0: the venue adapter's limit (Polymarket 100 markets = 200 tokens, well "
         "under its per-connection cap; Kraken Futures and Kalshi none).",
     )
+    book_refresh_s: float | None = Field(
+        None,
+        ge=0,
+        description="Seconds in which every book of a socket is re-fetched once, one market "
+        "at a time; a fresh book that differs from the kept one is preceded by a Gap "
+        "(snapshot_mismatch). 0 turns it off. Default none: the venue's need (Polymarket, "
+        "which has no sequence numbers: 300 s; Kraken Futures and Kalshi: off).",
+    )
     api_key_id: str | None = Field(
         None,
         description="Venue API key id for signed connections (Kalshi: KALSHI-ACCESS-KEY). "

@@ -186,6 +186,9 @@ class VenueAdapter(abc.ABC):
     """config (OPTIONAL): the venue numbers each market's book updates 1, 2, 3... from its
     snapshot, so the generic sequence tracker can find gaps. False for venues whose sequence
     is per subscription (their stream hook must detect gaps itself)."""
+    book_refresh_s: ClassVar[float] = 0.0
+    """config (OPTIONAL): seconds in which every book is re-fetched once (0: never); for
+    venues without sequence numbers, where only a fresh snapshot proves lost updates."""
     markets_per_socket: ClassVar[int | None] = None
     """config (OPTIONAL): most markets one socket may carry (None: no limit); the
     ``markets_per_socket`` setting may lower it."""

@@ -27,6 +27,7 @@ class PolymarketAdapter(VenueAdapter):
     default_feeds: ClassVar[tuple[str, ...]] = config.DEFAULT_FEEDS
     per_market_book_seq: ClassVar[bool] = False  # no sequence numbers on this venue
     markets_per_socket: ClassVar[int | None] = config.MARKETS_PER_SOCKET
+    book_refresh_s: ClassVar[float] = config.BOOK_REFRESH_S
 
     def __init__(self) -> None:
         self.index = TokenIndex()

@@ -24,3 +24,6 @@ PING_INTERVAL_NS: Final = 10_000_000_000
 RESYNC_WAIT_NS: Final = 5_000_000_000
 """After re-subscribing a market for a fresh book, further mismatches are expected until the
 book arrives; they are not acted on for this long."""
+BOOK_REFRESH_S: Final = 300.0
+"""Every book is re-fetched once per 5 minutes (a resubscribe per market, spread out): lost
+price changes below the top of the book show only when a fresh book differs."""
