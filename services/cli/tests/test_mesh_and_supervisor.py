@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ssmd.cli.mesh import parse_venues, plan_mesh
+from ssmd.cli.mesh import KNOWN_VENUES, parse_venues, plan_mesh
 from ssmd.cli.supervisor import MeshFailedError, Supervisor
 from ssmd.embedded import ServerProcess
 
@@ -100,3 +100,27 @@ def _wait_until_dead(process: ServerProcess) -> None:
     while process.is_running and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not process.is_running
+
+
+@pytest.mark.unit
+def test_plan_runs_every_venue_with_its_own_simulator_paths(tmp_path: Path) -> None:
+    plan = plan_mesh(data_dir=tmp_path, venues=KNOWN_VENUES, env_token="dev", nats_url="nats://x:1")
+    assert KNOWN_VENUES == ("kraken_futures", "kalshi", "polymarket")
+    simulators = {
+        s.env["SSMD_SIMULATOR_VENUE"]: s for s in plan.services if s.name.startswith("simulator-")
+    }
+    assert sorted(simulators) == sorted(KNOWN_VENUES)
+    urls = plan.endpoints["simulators"]
+    assert urls["kalshi"]["ws"].endswith("/trade-api/ws/v2")
+    assert urls["kalshi"]["rest"].endswith("/trade-api/v2")
+    assert urls["polymarket"]["ws"].endswith("/ws/market")
+    assert urls["kraken_futures"]["rest"].endswith("/derivatives/api/v3")
+    connectors = [s for s in plan.services if s.module == "ssmd.connector"]
+    assert [c.env["SSMD_CONNECTOR_VENUE"] for c in connectors] == list(KNOWN_VENUES)
+    for connector in connectors:
+        venue = connector.env["SSMD_CONNECTOR_VENUE"]
+        assert connector.env["SSMD_CONNECTOR_WS_URL"] == urls[venue]["ws"]
+        port = urls[venue]["ws"].split(":")[2].split("/")[0]
+        assert simulators[venue].env["SSMD_SIMULATOR_PORT"] == port
+    archiver = next(s for s in plan.services if s.module == "ssmd.archiver")
+    assert archiver.env["SSMD_ARCHIVER_VENUES"] == "kraken_futures,kalshi,polymarket"

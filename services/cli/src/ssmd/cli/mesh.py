@@ -16,9 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from ssmd.embedded import free_port
+from ssmd.venues.kalshi import config as kalshi
+from ssmd.venues.kraken_futures import config as kraken_futures
+from ssmd.venues.polymarket import config as polymarket
 
-KNOWN_VENUES = ("kraken_futures",)
-"""Venues `ssmd up` can run end to end today (simulator + connector)."""
+KNOWN_VENUES = ("kraken_futures", "kalshi", "polymarket")
+"""Venues `ssmd up` runs end to end (simulator + connector); all of them by default."""
+VENUE_PATHS: dict[str, tuple[str, str]] = {
+    kraken_futures.VENUE: (kraken_futures.WS_PATH, kraken_futures.REST_PATH),
+    kalshi.VENUE: (kalshi.WS_PATH, kalshi.REST_PATH),
+    polymarket.VENUE: (polymarket.WS_MARKET_PATH, ""),
+}
+"""(WebSocket path, REST base path) of each venue, as on the real venue and its simulator."""
 
 
 @dataclass(frozen=True)
@@ -81,16 +90,17 @@ def plan_mesh(
     for venue in venues:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
+        ws_path, rest_path = VENUE_PATHS[venue]
         simulators[venue] = {
-            "ws": f"ws://127.0.0.1:{port}/ws/v1",
-            "rest": f"{base}/derivatives/api/v3",
+            "ws": f"ws://127.0.0.1:{port}{ws_path}",
+            "rest": f"{base}{rest_path}",
             "control": f"{base}/control",
         }
         plan.services.append(
             ServicePlan(
                 name=f"simulator-{venue}",
                 module="ssmd.simulator",
-                env={**common, "SSMD_SIMULATOR_PORT": str(port)},
+                env={**common, "SSMD_SIMULATOR_PORT": str(port), "SSMD_SIMULATOR_VENUE": venue},
             )
         )
     for venue in venues:
