@@ -464,3 +464,25 @@ def test_book_delta_seq_is_the_frames_per_sid_seq(parser: KalshiParser) -> None:
     delta = _one(parser, _delta("yes", "0.5", "1", seq=41))
     assert isinstance(delta, BookDelta)
     assert delta.seq == 41
+
+
+def test_settled_carries_the_result_that_determined_announced() -> None:
+    parser = KalshiParser()
+
+    def lifecycle(seq: int, body: dict[str, object]) -> list[object]:
+        frame = {"type": "market_lifecycle_v2", "sid": 1, "seq": seq, "msg": body}
+        return list(parser.parse(json.dumps(frame).encode(), 1_700_000_000_000_000_000).events)
+
+    ticker = "KXT-26NOV21-B1"
+    (determined,) = lifecycle(
+        1,
+        {
+            "market_ticker": ticker,
+            "event_type": "determined",
+            "result": "no",
+            "determination_ts": 1,
+        },
+    )
+    (settled,) = lifecycle(2, {"market_ticker": ticker, "event_type": "settled", "settled_ts": 2})
+    assert (determined.status, determined.result) == ("determined", "no")  # type: ignore[attr-defined]
+    assert (settled.status, settled.result) == ("settled", "no")  # type: ignore[attr-defined]

@@ -191,6 +191,7 @@ class KalshiParser:
 
     def __init__(self) -> None:
         self._markets: dict[str, str] = {}
+        self._results: dict[str, str] = {}  # ticker -> result of `determined`, until settled
         self.books = YesLegBooks()
         self._handlers: dict[type, Callable[[Any, int], ParseResult]] = {
             OrderbookDeltaMsg: self._delta,
@@ -356,8 +357,13 @@ class KalshiParser:
         )
         if status is None:
             return ParseResult(events=[], control=mark)
+        if status == "determined" and result is not None:
+            self._results[body.market_ticker] = result
         if status == "settled":  # the market leaves every subscription
             self.books.drop((body.market_ticker,))
+            # `settled` carries no result; it is the one `determined` announced.
+            remembered = self._results.pop(body.market_ticker, None)
+            result = result or remembered
         event = MarketStatus(
             venue=VENUE,
             market=market,

@@ -103,6 +103,7 @@ class KalshiStream(VenueStream):
         self._sid_group: dict[int, _Group] = {}
         self._last_seq: dict[int, int] = {}
         self._retries: list[_Retry] = []
+        self._settled: set[str] = set()  # the venue already removed them from every sid
         self._now_ns = 0
         self.venue_errors: list[str] = []
         self._problems_logged = 0
@@ -182,9 +183,12 @@ class KalshiStream(VenueStream):
                 if group.sids:
                     requests.append(self._commands.unsubscribe(group.sids.values())[1])
                 continue
-            requests.extend(
-                self._update(sid, venue.DELETE_MARKETS, removed) for sid in group.sids.values()
-            )
+            live = [ticker for ticker in removed if ticker not in self._settled]
+            if live:
+                requests.extend(
+                    self._update(sid, venue.DELETE_MARKETS, live) for sid in group.sids.values()
+                )
+        self._settled -= gone
         return requests
 
     def resnapshot_requests(self, market: str) -> list[bytes]:
@@ -219,6 +223,7 @@ class KalshiStream(VenueStream):
         if mark.status == "settled" and mark.market is not None:
             ticker = mark.market.split(":", 1)[1]
             if any(ticker in group.tickers for group in self._groups):
+                self._settled.add(ticker)
                 actions = actions or StreamActions()
                 actions.drop.append(ticker)
         return actions
