@@ -1,10 +1,11 @@
 """`ssmd up` end to end: the whole mesh from one command, on embedded servers.
 
-Starts `ssmd up --venues kraken_futures --duration D` as a user would and checks, while it
-runs, that the gateway answers trades for at least three markets within 30 s, that every
-service's /metrics answers, and that the archive is plain Parquet in the documented layout
-which DuckDB, polars and pandas read with no ssmd code. Then `ssmd up` must exit 0 by itself
-and leave no process behind.
+Starts `ssmd up --duration D` (every venue: Kraken Futures, Kalshi, Polymarket) as a user
+would and checks, while it runs, that within 40 s the gateway answers trades for at least
+three Kraken Futures markets and for Kalshi and Polymarket markets, that ``/v1/feeds``
+lists all three venues, that every service's /metrics answers, and that the archive is plain
+Parquet in the documented layout which DuckDB, polars and pandas read with no ssmd code.
+Then `ssmd up` must exit 0 by itself and leave no process behind.
 """
 
 from __future__ import annotations
@@ -21,10 +22,21 @@ from typing import Any
 
 import pytest
 
+from ssmd.simulator.kalshi.symbols import DEFAULT_MARKETS as KALSHI_MARKETS
+from ssmd.simulator.kraken_futures.symbols import DEFAULT_MARKETS as KRAKEN_MARKETS
+from ssmd.simulator.polymarket.symbols import DEFAULT_MARKETS as POLYMARKET_SLUGS
+from ssmd.simulator.polymarket.symbols import market_ids
+
 pytestmark = [pytest.mark.system, pytest.mark.timeout(240)]
 
-DURATION_S = 75
-MARKETS = ("PF_XBTUSD", "PF_ETHUSD", "PF_SOLUSD", "FF_XBTUSD_270326")
+DURATION_S = 80
+MARKETS: dict[str, tuple[str, ...]] = {
+    "kraken_futures": KRAKEN_MARKETS,
+    "kalshi": KALSHI_MARKETS,
+    "polymarket": tuple(market_ids(slug).condition_id for slug in POLYMARKET_SLUGS),
+}
+WANTED = {"kraken_futures": 3, "kalshi": 2, "polymarket": 2}
+"""Markets with trades each venue must show (synthetic markets trade every few seconds)."""
 
 
 def _get_json(url: str) -> Any:
@@ -67,8 +79,6 @@ def test_ssmd_up_serves_archives_and_stops_cleanly(tmp_path: Path) -> None:
                 "-m",
                 "ssmd.cli",
                 "up",
-                "--venues",
-                "kraken_futures",
                 "--data-dir",
                 str(data_dir),
                 "--duration",
@@ -84,24 +94,29 @@ def test_ssmd_up_serves_archives_and_stops_cleanly(tmp_path: Path) -> None:
         endpoints = json.loads((data_dir / "endpoints.json").read_text())
         trades_url = endpoints["gateway"]["trades"]
 
-        # Within 30 s of the mesh being up, trades for at least three markets.
-        markets_with_trades: set[str] = set()
+        # Within 40 s of the mesh being up, trades of every venue.
+        traded: dict[str, set[str]] = {venue: set() for venue in MARKETS}
         start = str(time.time_ns() - 3600 * 1_000_000_000)  # the last hour, in Unix ns
-        while time.monotonic() - up_at < 30 and len(markets_with_trades) < 3:
-            for symbol in MARKETS:
-                query = urllib.parse.urlencode(
-                    {"market": f"kraken_futures:{symbol}", "start": start, "limit": 10}
-                )
-                answer = _get_json(f"{trades_url}?{query}")
-                if answer["count"] > 0:
-                    markets_with_trades.add(symbol)
-            time.sleep(1)
-        assert len(markets_with_trades) >= 3, (
-            f"trades for {sorted(markets_with_trades)} only; log:\n{log_path.read_text()[-3000:]}"
-        )
 
-        feeds = _get_json(endpoints["gateway"]["feeds"])
-        assert feeds  # the gateway sees live feeds
+        def enough() -> bool:
+            return all(len(traded[venue]) >= n for venue, n in WANTED.items())
+
+        while time.monotonic() - up_at < 40 and not enough():
+            for venue, symbols in MARKETS.items():
+                for symbol in symbols:
+                    query = urllib.parse.urlencode(
+                        {"market": f"{venue}:{symbol}", "start": start, "limit": 10}
+                    )
+                    if _get_json(f"{trades_url}?{query}")["count"] > 0:
+                        traded[venue].add(symbol)
+            time.sleep(1)
+        assert enough(), f"trades for {traded}; log:\n{log_path.read_text()[-3000:]}"
+
+        feeds = _get_json(endpoints["gateway"]["feeds"])["feeds"]
+        assert {feed["venue"] for feed in feeds} == set(MARKETS)
+        assert {(feed["venue"], feed["channel"]) for feed in feeds} >= {
+            (venue, channel) for venue in MARKETS for channel in ("trade", "book", "quote")
+        }
 
         for name, admin in endpoints["admin"].items():
             with urllib.request.urlopen(f"{admin}/metrics", timeout=10) as response:
@@ -110,9 +125,10 @@ def test_ssmd_up_serves_archives_and_stops_cleanly(tmp_path: Path) -> None:
 
         archive = Path(endpoints["archive_dir"])
         deadline = time.monotonic() + 30
-        while not list(archive.glob("venue=kraken_futures/channel=trade/date=*/hour=*/*.parquet")):
-            assert time.monotonic() < deadline, "no trade Parquet file within 30 s"
-            time.sleep(1)
+        for venue in MARKETS:
+            while not list(archive.glob(f"venue={venue}/channel=trade/date=*/hour=*/*.parquet")):
+                assert time.monotonic() < deadline, f"no {venue} trade Parquet file within 30 s"
+                time.sleep(1)
     finally:
         remaining = DURATION_S + 60 - (time.monotonic() - started)
         try:
@@ -135,22 +151,25 @@ def _read_archive_without_ssmd(data_dir: Path) -> None:
 
     pattern = f"{data_dir}/**/*.parquet"
     rows = duckdb.sql(
-        f"SELECT channel, count(*) AS n FROM read_parquet('{pattern}', hive_partitioning=true) "
-        "GROUP BY channel"
+        f"SELECT venue, channel, count(*) AS n "
+        f"FROM read_parquet('{pattern}', hive_partitioning=true) GROUP BY ALL"
     ).fetchall()
-    counts = dict(rows)
-    assert counts.get("trade", 0) > 0
-    assert counts.get("book_delta", 0) > 0
+    counts = {(venue, channel): n for venue, channel, n in rows}
+    for venue in MARKETS:
+        assert counts.get((venue, "trade"), 0) > 0, (venue, counts)
+        assert counts.get((venue, "book_delta"), 0) > 0, (venue, counts)
+    all_trades = sum(n for (_, channel), n in counts.items() if channel == "trade")
     bucketed = duckdb.sql(
         f"SELECT time_bucket(INTERVAL '1 minute', ts_event) AS minute, count(*) "
         f"FROM read_parquet('{pattern}', hive_partitioning=true) WHERE channel = 'trade' "
         "GROUP BY minute"
     ).fetchall()
-    assert sum(n for _, n in bucketed) == counts["trade"]
+    assert sum(n for _, n in bucketed) == all_trades
 
-    trades_dir = data_dir / "archive" / "venue=kraken_futures" / "channel=trade"
-    polars_trades = pl.scan_parquet(f"{trades_dir}/**/*.parquet", hive_partitioning=True)
-    assert polars_trades.select(pl.len()).collect().item() == counts["trade"]
-    pandas_trades = pd.read_parquet(trades_dir)
-    assert len(pandas_trades) == counts["trade"]
-    assert pandas_trades["ts_event"].dtype.name == "datetime64[ns]"
+    for venue in MARKETS:
+        trades_dir = data_dir / "archive" / f"venue={venue}" / "channel=trade"
+        polars_trades = pl.scan_parquet(f"{trades_dir}/**/*.parquet", hive_partitioning=True)
+        assert polars_trades.select(pl.len()).collect().item() == counts[(venue, "trade")]
+        pandas_trades = pd.read_parquet(trades_dir)
+        assert len(pandas_trades) == counts[(venue, "trade")]
+        assert pandas_trades["ts_event"].dtype.name == "datetime64[ns]"
