@@ -28,12 +28,17 @@ def test_render_is_deterministic_and_canonical_json() -> None:
             )
 
 
-def test_one_schema_per_event_plus_the_union() -> None:
+def test_one_schema_per_event_plus_the_union_and_the_reference_record() -> None:
     files = render()
     names = {f"schemas/{event.__name__}.json" for event in CHANNEL_OF}
     assert {name for name in files if name.startswith("schemas/")} == names | {
-        "schemas/MarketEvent.json"
+        "schemas/MarketEvent.json",
+        "schemas/ReferenceRecord.json",
     }
+    reference = json.loads(files["schemas/ReferenceRecord.json"])
+    assert {"change", "market", "venue", "status", "version", "outbox_id"} <= set(
+        reference["$defs"]["ReferenceRecord"]["required"]
+    )
     trade = json.loads(files["schemas/Trade.json"])
     definition = trade["$defs"]["Trade"]
     assert definition["properties"]["type"] == {"enum": ["trade"]}

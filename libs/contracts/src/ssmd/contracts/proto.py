@@ -23,6 +23,7 @@ import msgspec
 
 from ssmd.contracts import headers
 from ssmd.contracts.events import CHANNEL_OF, MD_CHANNELS, MarketEvent
+from ssmd.contracts.reference import ReferenceRecord
 from ssmd.contracts.subjects import OMS_KINDS
 
 # The version of the wire contract, not of the package: bump it when a message changes.
@@ -180,9 +181,9 @@ def _messages() -> dict[str, Any]:
     }
     messages["ReferenceRecord"] = {
         "name": "ReferenceRecord",
-        "summary": "The secmaster record of one market (model pending in ssmd.contracts).",
+        "summary": "One market after one committed secmaster change (Nats-Msg-Id sm-<outbox id>).",
         "contentType": "application/json",
-        "payload": {"type": "object"},
+        "payload": {"$ref": "schemas/ReferenceRecord.json"},
     }
     messages["DeadLetter"] = {
         "name": "DeadLetter",
@@ -261,6 +262,7 @@ def render() -> dict[str, str]:
     """Every generated file: path relative to the output directory -> text."""
     files = {f"schemas/{event.__name__}.json": _dump(_schema(event)) for event in EVENT_TYPES}
     files["schemas/MarketEvent.json"] = _dump(_schema(MarketEvent))
+    files["schemas/ReferenceRecord.json"] = _dump(_schema(ReferenceRecord))
     files["asyncapi.json"] = _dump(asyncapi_document())
     files["README.md"] = README
     return files

@@ -8,15 +8,17 @@ errors into ssmd's error types (`translate_errors`).
 from ssmd.db.errors import QueryError, TransientQueryError, translate, translate_errors
 from ssmd.db.identifiers import check_schema_name
 from ssmd.db.migrations import Migration, MigrationError, load_migrations, migrate
-from ssmd.db.pool import Pool, create_pool, create_pool_from_settings
+from ssmd.db.pool import Connection, Pool, Record, create_pool, create_pool_from_settings
 from ssmd.db.settings import DbSettings
 
 __all__ = [
+    "Connection",
     "DbSettings",
     "Migration",
     "MigrationError",
     "Pool",
     "QueryError",
+    "Record",
     "TransientQueryError",
     "check_schema_name",
     "create_pool",

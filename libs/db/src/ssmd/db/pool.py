@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 # A string: asyncpg.Pool is generic only in its type stubs, not at run time.
 Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
+Connection: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
+"""A connection acquired from a `Pool` (``async with pool.acquire() as conn``)."""
+Record: TypeAlias = asyncpg.Record
+"""A result row: ``row["column"]``."""
 
 
 def dsn_text(dsn: str | SecretStr) -> str:
