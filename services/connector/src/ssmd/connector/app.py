@@ -37,6 +37,7 @@ from ssmd.connector.adapters import adapter_for
 from ssmd.connector.adapters._template import VenueAdapter
 from ssmd.connector.admin import ConnectorService, book_handler, markets_handler
 from ssmd.connector.books import BookKeeper
+from ssmd.connector.follow import MarketSelector, SecmasterFollower
 from ssmd.connector.metrics import register_stats
 from ssmd.connector.pipeline import FramePipeline
 from ssmd.connector.publishing import MarketDataSink, MessagePublisher
@@ -104,6 +105,7 @@ class Connector:
         self.publisher: Publisher | None = None
         self.runners: list[SessionRunner] = []
         self.control: RequestServer | None = None
+        self.follower: SecmasterFollower | None = None
         self._http: aiohttp.ClientSession | None = None
         self._group: asyncio.TaskGroup | None = None
         self._runner_tasks: set[asyncio.Task[None]] = set()
@@ -162,7 +164,22 @@ class Connector:
         if s.provision_streams:
             await provision(self.bus, streams=self.stream_specs())
         self.publisher = Publisher(self.bus, name=PUBLISHER_NAME)
-        symbols = await self._resolve_symbols(self._http)
+        if s.follow_secmaster:
+            symbols: list[str] = []  # the follower adds them as the secmaster lists them
+            self.follower = SecmasterFollower(
+                self.bus,
+                venue=self.adapter.venue,
+                selector=MarketSelector(
+                    statuses=frozenset(s.select_statuses),
+                    series=frozenset(s.select_series),
+                    categories=frozenset(s.select_categories),
+                    symbols=frozenset(self.adapter.symbol(m) for m in s.markets),
+                ),
+                add=self.add_markets,
+                drop=self.drop_markets,
+            )
+        else:
+            symbols = await self._resolve_symbols(self._http)
         for chunk in _chunks(symbols, self.markets_per_socket):
             if chunk:
                 self._new_runner(chunk)
@@ -186,7 +203,9 @@ class Connector:
                 "control_subject": self.control.subject,
             },
         )
-        if not self.markets:
+        if s.follow_secmaster:
+            log.info("following the secmaster for this shard's markets")
+        elif not self.markets:
             log.warning("this shard serves no market yet; it waits for markets to be added")
 
     def _new_runner(self, symbols: list[str]) -> SessionRunner:
@@ -385,6 +404,8 @@ class Connector:
                 for runner in self.runners:
                     self._start_runner(group, runner)
                 group.create_task(self._watch_publish_failures(), name="connector:publish-failures")
+                if self.follower is not None:
+                    group.create_task(self.follower.run(), name="connector:secmaster")
         finally:
             self._group = None
 
@@ -425,6 +446,8 @@ class Connector:
 
     async def close(self) -> None:
         """SIGTERM path: close the sockets, flush the publisher, drain the bus."""
+        if self.follower is not None:
+            self.follower.stop()
         if self.control is not None:
             await self.control.stop()
         for runner in self.runners:

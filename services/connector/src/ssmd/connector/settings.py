@@ -55,6 +55,33 @@ class ConnectorSettings(SsmdSettings):
         "Kalshi trade, orderbook_delta, ticker, market_lifecycle_v2; Polymarket its one "
         "market channel.",
     )
+    follow_secmaster: bool = Field(
+        False,
+        description="Serve the markets the secmaster lists, following its change stream "
+        "(SECMASTER, ref.<venue>.>): a market that matches the select_* settings is added when "
+        "it appears, dropped when it stops matching (closed, settled, delisted). Markets are "
+        "then not discovered over REST; `markets`, if set, limits the selection to those "
+        "symbols. Default false: serve `markets` (or every listed market) from start-up on.",
+    )
+    select_series: list[str] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="With follow_secmaster: only markets of these series (Kalshi series "
+        "tickers; Polymarket event ids), JSON array. Default empty: any series.",
+    )
+    select_categories: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="With follow_secmaster: only markets of these categories, JSON array. "
+        "Default empty: any category.",
+    )
+    select_statuses: list[str] = Field(
+        default_factory=lambda: ["open"],
+        min_length=1,
+        description="With follow_secmaster: lifecycle statuses worth a subscription (open, "
+        "paused, unopened, closed, determined, settled), JSON array. Default open only: a "
+        "market is dropped when it closes.",
+    )
     markets_per_socket: int = Field(
         0,
         ge=0,
@@ -179,6 +206,15 @@ class ConnectorSettings(SsmdSettings):
     def _ws_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("ws://", "wss://")):
             raise ValueError("must start with ws:// or wss://")
+        return value
+
+    @field_validator("select_statuses")
+    @classmethod
+    def _known_statuses(cls, value: list[str]) -> list[str]:
+        known = {"unopened", "open", "paused", "closed", "determined", "settled"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown statuses {unknown}; known: {sorted(known)}")
         return value
 
     @field_validator("api_private_key_path")
