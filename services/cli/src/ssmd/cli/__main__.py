@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ssmd.cli import markets
 from ssmd.cli.mesh import KNOWN_VENUES, parse_venues
 from ssmd.cli.up import UpOptions, run_up
 from ssmd.core.logging import configure_logging
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=_duration, default=None, help="stop after SECONDS (default: run)"
     )
     up.add_argument("--env", default="dev", help="environment token in subjects (default dev)")
+    markets.add_parser(commands)
     return parser
 
 
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
             data_dir=args.data_dir, venues=venues, env_token=args.env, duration_s=args.duration
         )
         raise SystemExit(run_up(options))
+    if args.command == "markets":
+        raise SystemExit(markets.run(args))
 
 
 if __name__ == "__main__":
