@@ -8,5 +8,8 @@
 * `relay`: outbox -> ``SECMASTER`` stream (``ref.<venue>.<change>.<market>``), exactly once.
 * `cache`: read-through Valkey/Redis cache (``sm:*``), invalidated by the change stream.
 * `symbology`: canonical ids, venue symbols, versioned cross-venue links and a matcher.
-* `api`: the lookup HTTP API; `app`: composition; `settings`: ``SSMD_SECMASTER_*``.
+* `status`: MarketStatus events of the md streams recorded as lifecycle changes.
+* `queries`: the read SQL of lookups; `matcher`: the rule-based link matcher (pure).
+* `api` + `server`: the lookup HTTP API; `app`: composition; `metrics`: ``ssmd_secmaster_*``;
+  `cancel`: keeping retry loops cancellable; `settings`: ``SSMD_SECMASTER_*``.
 """
