@@ -1,10 +1,12 @@
 """`ssmd up` end to end: the whole mesh from one command, on embedded servers.
 
-Starts `ssmd up --duration D` (every venue: Kraken Futures, Kalshi, Polymarket) as a user
-would and checks, while it runs, that within 40 s the gateway answers trades for at least
-three Kraken Futures markets and for Kalshi and Polymarket markets, that ``/v1/feeds``
-lists all three venues, that every service's /metrics answers, and that the archive is plain
-Parquet in the documented layout which DuckDB, polars and pandas read with no ssmd code.
+Starts `ssmd up --duration D` (every venue: Kraken Futures, Kalshi, Polymarket; connectors
+follow the secmaster) as a user would and checks, while it runs, that within 40 s the
+gateway answers trades for at least three Kraken Futures markets and for Kalshi and
+Polymarket markets, that ``/v1/feeds`` lists all three venues, that the secmaster and
+`ssmd markets` find the markets, that every service's /metrics answers, and that the
+archive is plain Parquet in the documented layout which DuckDB, polars and pandas read with
+no ssmd code.
 Then `ssmd up` must exit 0 by itself and leave no process behind.
 """
 
@@ -117,6 +119,20 @@ def test_ssmd_up_serves_archives_and_stops_cleanly(tmp_path: Path) -> None:
         assert {(feed["venue"], feed["channel"]) for feed in feeds} >= {
             (venue, channel) for venue in MARKETS for channel in ("trade", "book", "quote")
         }
+
+        # The secmaster knows every market, and the CLI finds them.
+        kalshi = f"kalshi:{MARKETS['kalshi'][0]}"
+        market = _get_json(f"{endpoints['secmaster']['url']}/v1/markets/{kalshi}")
+        assert market["market"] == kalshi
+        cli = [sys.executable, "-m", "ssmd.cli", "markets", "--data-dir", str(data_dir)]
+        found = subprocess.run(
+            [*cli, "search", "--venue", "polymarket", "--limit", "100"],
+            capture_output=True,
+            check=True,
+            timeout=30,
+        )
+        listed = {m["market"] for m in json.loads(found.stdout)["markets"]}
+        assert {f"polymarket:{c}" for c in MARKETS["polymarket"]} <= listed
 
         for name, admin in endpoints["admin"].items():
             with urllib.request.urlopen(f"{admin}/metrics", timeout=10) as response:

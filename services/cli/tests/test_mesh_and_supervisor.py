@@ -47,11 +47,22 @@ def test_plan_wires_every_service_to_the_same_bus_and_archive(tmp_path: Path) ->
         data_dir=tmp_path, venues=("kraken_futures",), env_token="dev", nats_url="nats://x:1"
     )
     modules = [service.module for service in plan.services]
-    assert modules == ["ssmd.simulator", "ssmd.connector", "ssmd.archiver", "ssmd.gateway"]
+    assert modules == [
+        "ssmd.simulator",
+        "ssmd.secmaster",
+        "ssmd.connector",
+        "ssmd.archiver",
+        "ssmd.gateway",
+    ]
     assert {service.env["SSMD_BUS_URLS"] for service in plan.services} == {"nats://x:1"}
-    archiver, gateway = plan.services[2], plan.services[3]
+    secmaster, connector, archiver, gateway = plan.services[1:]
     assert archiver.env["SSMD_ARCHIVER_ARCHIVE_DIR"] == gateway.env["SSMD_GATEWAY_ARCHIVE_DIR"]
-    connector = plan.services[1]
+    assert connector.env["SSMD_CONNECTOR_FOLLOW_SECMASTER"] == "true"
+    assert (
+        secmaster.env["SSMD_SECMASTER_KRAKEN_FUTURES_REST_URL"]
+        == plan.endpoints["simulators"]["kraken_futures"]["rest"]
+    )
+    assert plan.endpoints["secmaster"]["url"].endswith(secmaster.env["SSMD_SECMASTER_PORT"])
     assert (
         connector.env["SSMD_CONNECTOR_WS_URL"]
         == plan.endpoints["simulators"]["kraken_futures"]["ws"]

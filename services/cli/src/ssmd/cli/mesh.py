@@ -1,8 +1,10 @@
 """The local mesh `ssmd up` runs: which processes, in which order, wired how.
 
 `plan_mesh` turns the command line into an ordered list of components. Servers come first
-(nats-server, PostgreSQL, Valkey from their wheels), then each venue's simulator, then the
-services. Every port is chosen free on loopback, so a machine that already runs NATS,
+(nats-server, PostgreSQL, Valkey from their wheels), then each venue's simulator, the
+secmaster (syncing every simulator's REST API into Postgres every few seconds), the
+connectors (following the secmaster's change stream for their markets), the archiver and
+the gateway. Every port is chosen free on loopback, so a machine that already runs NATS,
 Postgres or Redis on their default ports still works. The URLs end up in
 ``<data-dir>/endpoints.json`` for people and scripts.
 """
@@ -76,8 +78,19 @@ def parse_venues(text: str) -> tuple[str, ...]:
     return venues
 
 
+SECMASTER_SYNC_INTERVAL_S = 3
+"""Seconds between the secmaster's syncs in a local mesh: a market created at a simulator is
+subscribed within seconds (production syncs every few minutes)."""
+
+
 def plan_mesh(
-    *, data_dir: Path, venues: tuple[str, ...], env_token: str, nats_url: str
+    *,
+    data_dir: Path,
+    venues: tuple[str, ...],
+    env_token: str,
+    nats_url: str,
+    postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/ssmd",
+    valkey_url: str | None = None,
 ) -> MeshPlan:
     """The services to start once the servers are up (their URLs are already known).
 
@@ -103,6 +116,28 @@ def plan_mesh(
                 env={**common, "SSMD_SIMULATOR_PORT": str(port), "SSMD_SIMULATOR_VENUE": venue},
             )
         )
+    secmaster_port = free_port()
+    secmaster_env = {
+        **common,
+        "SSMD_DB_DSN": postgres_dsn,
+        "SSMD_SECMASTER_VENUES": ",".join(venues),
+        "SSMD_SECMASTER_PORT": str(secmaster_port),
+        "SSMD_SECMASTER_SYNC_INTERVAL_S": str(SECMASTER_SYNC_INTERVAL_S),
+    }
+    if valkey_url is not None:
+        secmaster_env["SSMD_SECMASTER_CACHE_URL"] = valkey_url
+    rest_settings = {
+        "kalshi": "SSMD_SECMASTER_KALSHI_REST_URL",
+        "kraken_futures": "SSMD_SECMASTER_KRAKEN_FUTURES_REST_URL",
+        "polymarket": "SSMD_SECMASTER_POLYMARKET_CLOB_URL",
+    }
+    for venue in venues:
+        secmaster_env[rest_settings[venue]] = simulators[venue]["rest"]
+        if venue == polymarket.VENUE:
+            secmaster_env["SSMD_SECMASTER_POLYMARKET_GAMMA_URL"] = (
+                simulators[venue]["rest"] + "/gamma"
+            )
+    plan.services.append(ServicePlan(name="secmaster", module="ssmd.secmaster", env=secmaster_env))
     for venue in venues:
         plan.services.append(
             ServicePlan(
@@ -113,6 +148,7 @@ def plan_mesh(
                     "SSMD_CONNECTOR_VENUE": venue,
                     "SSMD_CONNECTOR_WS_URL": simulators[venue]["ws"],
                     "SSMD_CONNECTOR_REST_URL": simulators[venue]["rest"],
+                    "SSMD_CONNECTOR_FOLLOW_SECMASTER": "true",
                 },
             )
         )
@@ -141,6 +177,12 @@ def plan_mesh(
         )
     )
     plan.endpoints["simulators"] = simulators
+    secmaster_url = f"http://127.0.0.1:{secmaster_port}"
+    plan.endpoints["secmaster"] = {
+        "url": secmaster_url,
+        "markets": f"{secmaster_url}/v1/markets",
+        "docs": f"{secmaster_url}/docs",
+    }
     plan.endpoints["gateway"] = {
         "url": f"http://127.0.0.1:{gateway_port}",
         "docs": f"http://127.0.0.1:{gateway_port}/docs",

@@ -55,6 +55,7 @@ def _print_endpoints(plan: MeshPlan, path: Path, out: TextIO) -> None:
         out.write(f"  simulator   {venue}: {urls['ws']}\n")
     gateway = endpoints["gateway"]
     out.write(f"  gateway     {gateway['url']}  (API docs {gateway['docs']})\n")
+    out.write(f"  secmaster   {endpoints['secmaster']['url']}  (ssmd markets search ...)\n")
     for name, admin in endpoints["admin"].items():
         out.write(f"  admin       {name}: {admin}/metrics\n")
     out.write(f"  archive     {endpoints['archive_dir']}\n")
@@ -78,7 +79,12 @@ def run_up(options: UpOptions, *, out: TextIO = sys.stdout) -> int:
         assert isinstance(postgres, PostgresServer)
         assert isinstance(valkey, ValkeyServer)
         plan = plan_mesh(
-            data_dir=data_dir, venues=options.venues, env_token=options.env_token, nats_url=nats.url
+            data_dir=data_dir,
+            venues=options.venues,
+            env_token=options.env_token,
+            nats_url=nats.url,
+            postgres_dsn=postgres.dsn,
+            valkey_url=valkey.url,
         )
         plan.endpoints["nats"] = {"url": nats.url, "monitor": nats.monitor_url}
         plan.endpoints["postgres"] = {"dsn": postgres.dsn}
