@@ -17,7 +17,6 @@ Errors are JSON ``{"error", "parameter", "reason"}``:
 from __future__ import annotations
 
 import logging
-import time
 from typing import Annotated, Any
 
 import msgspec
@@ -25,7 +24,6 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ssmd.core.clock import Clock
 from ssmd.core.errors import TimeoutExpiredError, UnavailableError
@@ -35,6 +33,7 @@ from ssmd.gateway.metrics import GatewayMetrics
 from ssmd.gateway.params import ParameterError
 from ssmd.gateway.tails import VenueTails
 from ssmd.gateway.trades import TradeQueries
+from ssmd.web import RequestMetrics
 
 log = logging.getLogger(__name__)
 
@@ -127,35 +126,6 @@ def _error(status: int, error: str, reason: str, parameter: str | None = None) -
     return JSONResponse(
         {"error": error, "parameter": parameter, "reason": reason}, status_code=status
     )
-
-
-# -- request metrics -------------------------------------------------------------------------
-class RequestMetrics:
-    """ASGI middleware counting requests by route template and status, and timing them."""
-
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
-        self._app = app
-        self._metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self._app(scope, receive, sending)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self._metrics.requests.labels(route, str(status)).inc()
-            self._metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
 
 
 # -- the application -----------------------------------------------------------------------

@@ -21,10 +21,10 @@ from ssmd.gateway.api import create_app
 from ssmd.gateway.archive import ArchiveReader
 from ssmd.gateway.live import FeedBoard, RecentTrades
 from ssmd.gateway.metrics import GatewayMetrics, LiveCollector
-from ssmd.gateway.server import HttpServer
 from ssmd.gateway.settings import GatewaySettings
 from ssmd.gateway.tails import VenueTails
 from ssmd.gateway.trades import TradeQueries
+from ssmd.web import HttpServer
 
 
 def archive_readable(archive_dir: Path) -> bool | str:

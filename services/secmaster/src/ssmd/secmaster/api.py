@@ -17,7 +17,6 @@ Errors are JSON ``{"error", "parameter", "reason"}``:
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Literal, Protocol
 
@@ -27,13 +26,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from ssmd.core.errors import PermanentError, TemporaryError, UnavailableError
 from ssmd.secmaster.metrics import SecmasterMetrics
 from ssmd.secmaster.queries import MAX_LIMIT, STATUSES, ListQuery, Lookups, ParameterError
 from ssmd.secmaster.symbology import LinkRefusedError, Symbology, UnknownMarketError
 from ssmd.secmaster.sync.runner import SyncBusyError
+from ssmd.web import RequestMetrics
 
 log = logging.getLogger(__name__)
 
@@ -168,35 +168,6 @@ class _PlainRoute(Route):
         if match is not Match.NONE:
             child_scope["route"] = self
         return match, child_scope
-
-
-# -- request metrics -------------------------------------------------------------------------
-class RequestMetrics:
-    """ASGI middleware counting requests by route template and status, and timing them."""
-
-    def __init__(self, app: ASGIApp, metrics: SecmasterMetrics) -> None:
-        self._app = app
-        self._metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self._app(scope, receive, sending)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self._metrics.requests.labels(route, str(status)).inc()
-            self._metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
 
 
 # -- the application -------------------------------------------------------------------------

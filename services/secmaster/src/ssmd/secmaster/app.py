@@ -28,11 +28,11 @@ from ssmd.secmaster.cache import CacheInvalidator, LookupCache
 from ssmd.secmaster.metrics import SecmasterMetrics
 from ssmd.secmaster.queries import Lookups
 from ssmd.secmaster.relay import OutboxRelay, secmaster_stream_spec
-from ssmd.secmaster.server import HttpServer
 from ssmd.secmaster.settings import SecmasterSettings
 from ssmd.secmaster.status import StatusFollower
 from ssmd.secmaster.symbology import Symbology
 from ssmd.secmaster.sync import SyncRunner
+from ssmd.web import HttpServer
 
 SCHEMA: Final = "secmaster"
 MIGRATIONS_DIR: Final = Path(ssmd.secmaster.__file__).parent / "migrations"

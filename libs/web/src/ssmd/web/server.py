@@ -1,4 +1,4 @@
-"""`HttpServer`: uvicorn serving the API as one task of an `ssmd.core.runtime.Service`.
+"""`HttpServer`: uvicorn serving an ASGI app as one task of an `ssmd.core.runtime.Service`.
 
 The socket is bound when the server is built, so port 0 resolves to a real port before the
 service starts (tests and `ssmd up` read it from `port`). Signals belong to the Service:
