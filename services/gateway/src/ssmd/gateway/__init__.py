@@ -7,6 +7,6 @@ the trades the archiver has not flushed yet (an ordered JetStream tail, deduplic
 
 Modules: `settings`, `params` (times, market ids), `archive` (partitions, DuckDB),
 `live` (recent trades, feed board), `tails` (venue tails), `trades` and `feeds` (the
-queries), `api` (routes), `metrics`, `server` (uvicorn in the Service), `service` (wiring),
+queries), `api` (routes), `metrics`, `service` (wiring; uvicorn through `ssmd.web.HttpServer`),
 `__main__` (composition).
 """

@@ -10,6 +10,7 @@
 * `symbology`: canonical ids, venue symbols, versioned cross-venue links and a matcher.
 * `status`: MarketStatus events of the md streams recorded as lifecycle changes.
 * `queries`: the read SQL of lookups; `matcher`: the rule-based link matcher (pure).
-* `api` + `server`: the lookup HTTP API; `app`: composition; `metrics`: ``ssmd_secmaster_*``;
-  `cancel`: keeping retry loops cancellable; `settings`: ``SSMD_SECMASTER_*``.
+* `api`: the lookup HTTP API (served by `ssmd.web.HttpServer`); `app`: composition;
+  `metrics`: ``ssmd_secmaster_*``; `cancel`: keeping retry loops cancellable; `settings`:
+  ``SSMD_SECMASTER_*``.
 """
