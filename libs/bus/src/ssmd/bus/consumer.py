@@ -59,6 +59,7 @@ from ssmd.bus.message import (
 from ssmd.bus.metrics import ConsumerStats, bus_collector
 from ssmd.bus.provisioning import ConsumerSpec, provision
 from ssmd.bus.publisher import publish_one
+from ssmd.core.cancel import raise_if_cancelling
 from ssmd.core.errors import BadInputError, PermanentError, SsmdError, UnavailableError
 from ssmd.core.retry import Backoff
 from ssmd.core.tracing import extract_context
@@ -207,6 +208,7 @@ class DurableConsumer:
         return self._buffer_cap - self._credits - len(self._ready) - self._busy
 
     async def _sleep_or_wake(self, timeout_s: float) -> None:
+        raise_if_cancelling()  # every retry waits here: keep a cancel nats-py swallowed
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):

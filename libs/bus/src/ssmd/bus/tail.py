@@ -46,6 +46,7 @@ from nats.js import api
 from ssmd.bus.connection import Bus
 from ssmd.bus.errors import NotFoundError, nats_errors
 from ssmd.bus.message import MSG_ID_HEADER, Handler, Message, parse_ack_subject
+from ssmd.core.cancel import raise_if_cancelling
 from ssmd.core.errors import BadInputError, TemporaryError, UnavailableError
 from ssmd.core.ids import new_id
 from ssmd.core.retry import Backoff
@@ -326,6 +327,7 @@ class OrderedTail:
         self.stats.delivered += 1
 
     async def _sleep_or_wake(self, timeout_s: float) -> None:
+        raise_if_cancelling()  # every retry waits here: keep a cancel nats-py swallowed
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):

@@ -33,6 +33,7 @@ from ssmd.archiver.metrics import ArchiverMetrics
 from ssmd.archiver.settings import ArchiverSettings
 from ssmd.bus import BatchConsumer, Bus, ConsumerSpec, Message, NotFoundError, Rejected
 from ssmd.contracts.subjects import dead_letter_subject, durable_name, md_stream, raw_stream
+from ssmd.core.cancel import raise_if_cancelling
 from ssmd.core.errors import TemporaryError
 from ssmd.core.retry import Backoff
 from ssmd.core.runtime import Service
@@ -160,6 +161,7 @@ class Archiver:
             try:
                 await stream.consumer.run()
             except (NotFoundError, TemporaryError) as exc:
+                raise_if_cancelling()  # a cancel nats-py swallowed must still stop us
                 attempt += 1
                 delay_s = _WAIT_FOR_STREAM.delay_s(attempt)
                 log.warning(

@@ -11,6 +11,6 @@
 * `status`: MarketStatus events of the md streams recorded as lifecycle changes.
 * `queries`: the read SQL of lookups; `matcher`: the rule-based link matcher (pure).
 * `api`: the lookup HTTP API (served by `ssmd.web.HttpServer`); `app`: composition;
-  `metrics`: ``ssmd_secmaster_*``; `cancel`: keeping retry loops cancellable; `settings`:
+  `metrics`: ``ssmd_secmaster_*``; `settings`:
   ``SSMD_SECMASTER_*``.
 """

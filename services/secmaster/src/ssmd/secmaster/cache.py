@@ -44,9 +44,9 @@ from ssmd.contracts.events import ContractError
 from ssmd.contracts.reference import decode_reference
 from ssmd.contracts.subjects import SECMASTER_STREAM, dead_letter_subject, durable_name
 from ssmd.contracts.symbols import decode_token, market_id
+from ssmd.core.cancel import raise_if_cancelling
 from ssmd.core.errors import TemporaryError, UnavailableError
 from ssmd.core.retry import Backoff
-from ssmd.secmaster.cancel import raise_if_cancelling
 from ssmd.secmaster.metrics import SecmasterMetrics
 
 log = logging.getLogger(__name__)

@@ -41,11 +41,11 @@ from typing import Any, Final
 from ssmd.bus import Bus, Message, OrderedTail, Publisher, StreamSpec, TailStart
 from ssmd.contracts.reference import reference_msg_id
 from ssmd.contracts.subjects import SECMASTER_STREAM, ref_subject
+from ssmd.core.cancel import raise_if_cancelling
 from ssmd.core.clock import Clock, LiveClock
 from ssmd.core.errors import SsmdError
 from ssmd.core.retry import Backoff
 from ssmd.db import Connection, Pool, Record, translate_errors
-from ssmd.secmaster.cancel import raise_if_cancelling
 from ssmd.secmaster.metrics import SecmasterMetrics
 from ssmd.secmaster.store import NOTIFY_CHANNEL
 

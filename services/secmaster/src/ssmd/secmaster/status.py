@@ -24,11 +24,11 @@ from typing import Final
 from ssmd.bus import Bus, ConsumerSpec, DurableConsumer, Handler, Message, NotFoundError
 from ssmd.contracts.events import ContractError, MarketStatus, decode_event
 from ssmd.contracts.subjects import dead_letter_subject, durable_name, md_filter, md_stream
+from ssmd.core.cancel import raise_if_cancelling
 from ssmd.core.clock import Clock
 from ssmd.core.errors import BadInputError, TemporaryError
 from ssmd.core.retry import Backoff
 from ssmd.db import Pool
-from ssmd.secmaster.cancel import raise_if_cancelling
 from ssmd.secmaster.metrics import SecmasterMetrics
 from ssmd.secmaster.store import record_status
 
