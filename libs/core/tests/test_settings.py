@@ -92,6 +92,17 @@ def test_file_section_is_read_and_env_wins(tmp_path: Path, monkeypatch: pytest.M
     assert settings.batch_size == 11
 
 
+def test_one_file_serves_several_sections_and_a_missing_one_reads_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "ssmd.json"
+    config.write_text(json.dumps({"other": {"markets": ["A", "B"]}, "example": {"batch_size": 7}}))
+    monkeypatch.setenv(CONFIG_FILE_ENV, str(config))
+    assert ExampleSettings.load().batch_size == 7
+    config.write_text(json.dumps({"other": {"markets": ["A", "B"]}}))
+    assert ExampleSettings.load().batch_size == ExampleSettings.model_fields["batch_size"].default
+
+
 def test_json_file_with_unknown_key_names_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

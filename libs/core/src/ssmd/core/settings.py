@@ -53,7 +53,9 @@ class _FileSource(PydanticBaseSettingsSource):
             raise ConfigError(f"settings file {path} is not valid: {exc}") from exc
         if not isinstance(document, dict):
             raise ConfigError(f"settings file {path} must hold a table/object at the top")
-        scoped = document.get(section, document) if section else document
+        # One file serves every service: a section it lacks means nothing from the file
+        # (never the whole document, whose other sections would be unknown keys here).
+        scoped = document.get(section, {}) if section else document
         if not isinstance(scoped, dict):
             raise ConfigError(f"settings file {path}: [{section}] must be a table/object")
         self._data = scoped
