@@ -37,11 +37,12 @@ from ssmd.simulator.kalshi.frames import PRICE_TEXT, SecondsText, count_text
 from ssmd.simulator.kalshi.lifecycle import LISTED, LifecycleDriver
 from ssmd.simulator.kalshi.markets import KalshiMarket, MarketShape, RecentTrade
 from ssmd.simulator.kalshi.protocol import websocket_handler
-from ssmd.simulator.kalshi.replay import ConnectionReplay, ReplayOptions, ReplaySource
+from ssmd.simulator.kalshi.replay import ConnectionReplay, ReplaySource
 from ssmd.simulator.kalshi.subscriptions import Routes, Session, Subscription, TokenBucket
 from ssmd.simulator.kalshi.symbols import event_ticker
 from ssmd.simulator.ledger import Ledger, Record
 from ssmd.simulator.metrics import SimulatorMetrics
+from ssmd.simulator.replay_options import ReplayOptions, changed_options, replay_state
 from ssmd.simulator.settings import SimulatorSettings
 from ssmd.simulator.venue import LifecycleRequest
 from ssmd.venues.kalshi.config import HEARTBEAT_PAYLOAD, ORDERBOOK, TICKER, WS_PATH
@@ -411,26 +412,10 @@ class KalshiExchange:
         ]
 
     def replay_state(self) -> dict[str, object]:
-        source, options = self.replay, self.replay_options
-        return {
-            "enabled": source is not None,
-            "path": str(source.path) if source else None,
-            "frames": len(source.frames) if source else 0,
-            "products": sorted(source.products) if source else [],
-            "speed": options.speed,
-            "skip_lines": sorted(options.skip_lines),
-        }
+        return replay_state(self.replay, self.replay_options)
 
     def set_replay(self, speed: float | None, skip_lines: list[int] | None) -> None:
-        if self.replay is None:
-            raise ValueError("not in replay mode (start with a replay_path)")
-        if speed is not None and speed < 0:
-            raise ValueError("speed must be >= 0")
-        current = self.replay_options
-        self.replay_options = ReplayOptions(
-            speed=current.speed if speed is None else speed,
-            skip_lines=current.skip_lines if skip_lines is None else frozenset(skip_lines),
-        )
+        self.replay_options = changed_options(self.replay, self.replay_options, speed, skip_lines)
 
 
 def _levels(levels: list[tuple[int, int]]) -> list[list[str]]:

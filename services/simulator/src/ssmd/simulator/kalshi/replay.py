@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -31,6 +31,7 @@ from ssmd.core.clock import Clock
 from ssmd.simulator.connection import Outgoing
 from ssmd.simulator.kalshi import frames
 from ssmd.simulator.ledger import Record
+from ssmd.simulator.replay_options import ReplayOptions
 from ssmd.venues.capture import read_capture
 from ssmd.venues.kalshi.config import LIFECYCLE, ORDERBOOK, TICKER, TRADE
 
@@ -84,14 +85,6 @@ class ReplayFrame:
     ticker: str
     body: bytes
     msg: _Msg
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayOptions:
-    """How the next replays run (changed through ``POST /control/replay``)."""
-
-    speed: float = 1.0
-    skip_lines: frozenset[int] = field(default_factory=frozenset)
 
 
 class ReplaySource:

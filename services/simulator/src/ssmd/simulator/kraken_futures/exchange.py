@@ -27,9 +27,10 @@ from ssmd.simulator.faults import FaultRequest, malformed_frame
 from ssmd.simulator.kraken_futures import frames
 from ssmd.simulator.kraken_futures.product_state import Keyed, Outgoing, ProductState
 from ssmd.simulator.kraken_futures.products import ProductSpec, product_spec
-from ssmd.simulator.kraken_futures.replay import ConnectionReplay, ReplayOptions, ReplaySource
+from ssmd.simulator.kraken_futures.replay import ConnectionReplay, ReplaySource
 from ssmd.simulator.ledger import Ledger, Record
 from ssmd.simulator.metrics import SimulatorMetrics
+from ssmd.simulator.replay_options import ReplayOptions, changed_options, replay_state
 from ssmd.simulator.settings import SimulatorSettings
 from ssmd.simulator.venue import LifecycleRequest
 from ssmd.venues.kraken_futures.config import BOOK, HEARTBEAT, TRADE, WS_PATH
@@ -137,26 +138,10 @@ class KrakenFuturesExchange:
         ]
 
     def replay_state(self) -> dict[str, object]:
-        options, source = self.replay_options, self.replay
-        return {
-            "enabled": source is not None,
-            "path": str(source.path) if source else None,
-            "frames": len(source.frames) if source else 0,
-            "products": sorted(source.products) if source else [],
-            "speed": options.speed,
-            "skip_lines": sorted(options.skip_lines),
-        }
+        return replay_state(self.replay, self.replay_options)
 
     def set_replay(self, speed: float | None, skip_lines: list[int] | None) -> None:
-        if self.replay is None:
-            raise ValueError("not in replay mode (start with --replay FILE)")
-        if speed is not None and speed < 0:
-            raise ValueError("speed must be >= 0")
-        current = self.replay_options
-        self.replay_options = ReplayOptions(
-            speed=current.speed if speed is None else speed,
-            skip_lines=current.skip_lines if skip_lines is None else frozenset(skip_lines),
-        )
+        self.replay_options = changed_options(self.replay, self.replay_options, speed, skip_lines)
 
     def lifecycle(self, request: LifecycleRequest) -> dict[str, object]:
         raise ValueError(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -35,6 +35,7 @@ from ssmd.simulator.kraken_futures.replay_state import (
     decode_update,
 )
 from ssmd.simulator.ledger import Record
+from ssmd.simulator.replay_options import ReplayOptions
 from ssmd.venues.capture import read_capture
 from ssmd.venues.errors import MalformedFrame
 from ssmd.venues.kraken_futures.config import SUBSCRIPTION_OF_FEED
@@ -54,14 +55,6 @@ class ReplayFrame:
     key: Key
     records: Record | list[Record]
     update: StateUpdate | None  # what the frame changes in the venue's books or trades
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayOptions:
-    """How the next replays run (changed through ``POST /control/replay``)."""
-
-    speed: float = 1.0
-    skip_lines: frozenset[int] = field(default_factory=frozenset)
 
 
 def _records(result: ParseResult, feed: str, product: str) -> Record | list[Record]:

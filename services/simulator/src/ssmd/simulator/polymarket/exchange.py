@@ -44,8 +44,9 @@ from ssmd.simulator.polymarket.markets import (
     start_price_ticks,
 )
 from ssmd.simulator.polymarket.operations import Operations
-from ssmd.simulator.polymarket.replay import ConnectionReplay, ReplayOptions, ReplaySource
+from ssmd.simulator.polymarket.replay import ConnectionReplay, ReplaySource
 from ssmd.simulator.polymarket.symbols import market_ids
+from ssmd.simulator.replay_options import ReplayOptions
 from ssmd.simulator.settings import SimulatorSettings
 from ssmd.venues.polymarket.config import WS_MARKET_PATH
 

@@ -26,8 +26,8 @@ from aiohttp import WSCloseCode
 
 from ssmd.simulator.ledger import Record
 from ssmd.simulator.polymarket import frames, lifecycle
-from ssmd.simulator.polymarket.replay import ReplayOptions
 from ssmd.simulator.polymarket.symbols import MAX_SLUG_LENGTH, normalize_markets
+from ssmd.simulator.replay_options import changed_options, replay_state
 from ssmd.simulator.venue import LifecycleRequest
 from ssmd.venues.polymarket.config import MARKET_RESOLVED, NEW_MARKET
 
@@ -256,24 +256,10 @@ class Operations:
 
     def replay_state(self) -> dict[str, object]:
         exchange = self._exchange
-        source, options = exchange.replay, exchange.replay_options
-        return {
-            "enabled": source is not None,
-            "path": str(source.path) if source else None,
-            "frames": len(source.frames) if source else 0,
-            "products": sorted(source.products) if source else [],
-            "speed": options.speed,
-            "skip_lines": sorted(options.skip_lines),
-        }
+        return replay_state(exchange.replay, exchange.replay_options)
 
     def set_replay(self, speed: float | None, skip_lines: list[int] | None) -> None:
         exchange = self._exchange
-        if exchange.replay is None:
-            raise ValueError("not in replay mode (start with a replay_path)")
-        if speed is not None and speed < 0:
-            raise ValueError("speed must be >= 0")
-        current = exchange.replay_options
-        exchange.replay_options = ReplayOptions(
-            speed=current.speed if speed is None else speed,
-            skip_lines=current.skip_lines if skip_lines is None else frozenset(skip_lines),
+        exchange.replay_options = changed_options(
+            exchange.replay, exchange.replay_options, speed, skip_lines
         )

@@ -21,7 +21,7 @@ in replay mode gets no synthetic ``book``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -29,6 +29,7 @@ import msgspec
 
 from ssmd.simulator.ledger import Record
 from ssmd.simulator.polymarket import frames
+from ssmd.simulator.replay_options import ReplayOptions
 from ssmd.venues.capture import read_capture
 from ssmd.venues.polymarket.config import (
     CUSTOM_EVENT_TYPES,
@@ -100,14 +101,6 @@ class ReplayFrame:
     frame: bytes
     is_array: bool
     messages: tuple[ReplayMessage, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayOptions:
-    """How the next replays run (changed through ``POST /control/replay``)."""
-
-    speed: float = 1.0
-    skip_lines: frozenset[int] = field(default_factory=frozenset)
 
 
 def _message(raw: bytes) -> ReplayMessage:
